@@ -1,0 +1,1 @@
+"""Users, groups and passwords as use cases with no HTTP in them."""

@@ -1,0 +1,1 @@
+"""The command line: thin and lazy, one module per command group."""

@@ -1,0 +1,156 @@
+"""``authgate app …``"""
+
+from __future__ import annotations
+
+import re
+import sys
+from urllib.parse import urlsplit
+
+import click
+
+from authgate.cli.context import emit, json_option, run_store, table
+from authgate.forward.hosts import canonical_host, within_domain
+from authgate.forward.model import AppView
+from authgate.storage.store import Store
+
+
+def _describe(app: AppView) -> dict[str, object]:
+    return {
+        "slug": app.slug,
+        "name": app.name,
+        "url": app.external_url,
+        "host": app.host,
+        "mode": app.mode,
+        "cookie_domain": app.cookie_domain,
+        "groups": sorted(app.bound_groups),
+        "users": sorted(app.bound_users),
+        "rules": [r.describe() for r in app.rules],
+    }
+
+
+def _fail(message: str) -> None:
+    click.echo(f"authgate: {message}", err=True)
+    sys.exit(2)
+
+
+def check_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    host = canonical_host(parts.netloc) if parts.netloc and "@" not in parts.netloc else None
+    if parts.scheme not in ("http", "https") or host is None:
+        _fail(f"--url {url!r} is not an absolute http(s) URL such as https://grafana.example.com")
+    assert host is not None
+    return f"{parts.scheme}://{host}"
+
+
+@click.group()
+def app() -> None:
+    """Manage the applications authgate protects."""
+
+
+@app.command("add")
+@click.argument("slug")
+@click.option("--url", required=True, help="The app's external URL, as users open it.")
+@click.option("--name", default="", help="Display name (default: the slug).")
+@click.option("--group", "groups", multiple=True, help="Only members of this group (repeat).")
+@click.option("--user", "users", multiple=True, help="Only this user (repeat).")
+@click.option("--skip-path", "skip_paths", multiple=True, help="Regex of paths open without login.")
+@click.option("--mode", type=click.Choice(["single", "domain"]), default="single")
+@click.option("--cookie-domain", default="", help="Domain mode: the parent domain to share.")
+@json_option
+@click.pass_context
+def add(
+    ctx: click.Context,
+    slug: str,
+    url: str,
+    name: str,
+    groups: tuple[str, ...],
+    users: tuple[str, ...],
+    skip_paths: tuple[str, ...],
+    mode: str,
+    cookie_domain: str,
+    as_json: bool,
+) -> None:
+    """Register an app so that authgate answers for its host."""
+    origin = check_url(url)
+    domain = cookie_domain.strip().lower().strip(".")
+    if mode == "domain":
+        if not domain or canonical_host(domain) != domain:
+            _fail("--mode domain needs --cookie-domain, e.g. --cookie-domain example.com")
+        if not within_domain(urlsplit(origin).hostname or "", domain):
+            _fail(f"the app's host must lie within --cookie-domain {domain}")
+    elif domain:
+        _fail("--cookie-domain only applies with --mode domain")
+    for regex in skip_paths:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            _fail(f"--skip-path {regex!r} is not a valid regular expression: {exc}")
+
+    async def action(store: Store) -> AppView:
+        created = await store.add_app(
+            slug,
+            url=origin,
+            name=name,
+            mode=mode,
+            cookie_domain=domain,
+            groups=groups,
+            users=users,
+            skip_paths=skip_paths,
+        )
+        await store.audit("app_added", subject=slug, detail=origin)
+        return created
+
+    created = run_store(ctx, action)
+    emit(as_json, _describe(created), f"added app {slug} for {created.host}")
+
+
+@app.command("list")
+@json_option
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List apps."""
+    apps = run_store(ctx, lambda store: store.load_apps())
+    rows = [
+        [a.slug, a.external_url, a.mode, ",".join(sorted(a.bound_groups)) or "(any user)"]
+        for a in apps
+    ]
+    emit(
+        as_json,
+        [_describe(a) for a in apps],
+        lambda: table(rows, ["slug", "url", "mode", "groups"]),
+    )
+
+
+@app.command("show")
+@click.argument("slug")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """Show one app with its bindings and rules."""
+    found = run_store(ctx, lambda store: store.get_app(slug))
+    data = _describe(found)
+
+    def text() -> str:
+        lines = [f"{k}: {v}" for k, v in data.items() if k != "rules"]
+        rules = data["rules"]
+        assert isinstance(rules, list)
+        lines.append("rules:" + ("" if rules else " (none)"))
+        lines += [f"  {i}. {r}" for i, r in enumerate(rules, 1)]
+        return "\n".join(lines)
+
+    emit(as_json, data, text)
+
+
+@app.command("delete")
+@click.argument("slug")
+@json_option
+@click.pass_context
+def delete(ctx: click.Context, slug: str, as_json: bool) -> None:
+    """Delete an app and its sessions."""
+
+    async def action(store: Store) -> None:
+        await store.delete_app(slug)
+        await store.audit("app_deleted", subject=slug)
+
+    run_store(ctx, action)
+    emit(as_json, {"app": slug, "deleted": True}, f"deleted app {slug}")

@@ -1,0 +1,106 @@
+"""``authgate serve`` and ``authgate migrate``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from authgate.cli.context import emit, json_option, load, run_store
+from authgate.storage.store import Store
+
+
+@click.command()
+@click.option("--host", help="Listen address (default 127.0.0.1).")
+@click.option("--port", type=int, help="Listen port (default 9000).")
+@click.option("--workers", type=int, help="Worker processes (default 1).")
+@click.option("--server", type=click.Choice(["granian", "uvicorn"]), help="ASGI server.")
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, workers: int | None, server: str | None
+) -> None:
+    """Run authgate: the forward-auth endpoints, the flow and the login portal."""
+    overrides = {"host": host, "port": port, "workers": workers, "server": server}
+    settings = load(ctx, overrides)
+
+    async def prepare(store: Store) -> None:
+        from authgate.accounts.passwords import generate_password, hash_password_async
+
+        if await store.count_users() == 0:
+            password = generate_password()
+            await store.add_user(
+                "admin",
+                name="Administrator",
+                groups=["admins"],
+                password_hash=await hash_password_async(password),
+            )
+            click.echo(
+                "authgate: first start: created user 'admin' (group 'admins') with password:\n"
+                f"\n    {password}\n\n"
+                "  It is shown only this once. Change it with: authgate user set-password admin",
+                err=True,
+            )
+
+    run_store(ctx, prepare)
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"AUTHGATE_{key.upper()}"] = str(value)
+    if ctx.obj.config_file is not None:
+        os.environ["AUTHGATE_CONFIG"] = str(ctx.obj.config_file)
+    if any(net.prefixlen == 0 for net in settings.trusted_proxies):
+        click.echo(
+            "authgate: WARNING: AUTHGATE_TRUSTED_PROXIES trusts every address: any client can "
+            "choose the host and address authgate judges",
+            err=True,
+        )
+    click.echo(
+        f"authgate: serving on http://{settings.host}:{settings.port} "
+        f"(portal {settings.public_url}, store {Store(settings.database_url).safe_url})",
+        err=True,
+    )
+    target = "authgate.web.asgi:app_from_environment"
+    if settings.server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            target,
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="warning",
+            access_log=False,
+        )
+        return
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    try:
+        Granian(
+            target,
+            factory=True,
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            log_access=False,
+        ).serve()
+    except OSError as exc:
+        click.echo(f"authgate: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
+        sys.exit(1)
+
+
+@click.command()
+@json_option
+@click.pass_context
+def migrate(ctx: click.Context, as_json: bool) -> None:
+    """Apply database migrations (serve does this on start too)."""
+
+    async def action(store: Store) -> str:
+        from authgate.storage.migrate import current
+
+        return await current(store.engine) or "none"
+
+    revision = run_store(ctx, action)
+    emit(as_json, {"revision": revision}, f"store is at revision {revision}")

@@ -1,0 +1,60 @@
+"""The settings object: one frozen dataclass, built once by the loader and passed explicitly."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from authgate.config.secret import Secret
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_TRUSTED_PROXIES = (
+    "127.0.0.0/8",
+    "::1/128",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "fc00::/7",
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    public_url: str
+    host: str = "127.0.0.1"
+    port: int = 9000
+    session_lifetime: int = 12 * 3600
+    idle_timeout: int = 0
+    remember_me_lifetime: int = 30 * 86400
+    outpost_prefix: str = "/outpost.goauthentik.io"
+    trusted_proxies: tuple[Network, ...] = ()
+    server: str = "granian"
+    workers: int = 1
+    log_level: str = "info"
+    sync_interval: float = 1.0
+    secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
+
+    @property
+    def public_origin(self) -> str:
+        parts = urlsplit(self.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def public_secure(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    @property
+    def revision_file(self) -> Path:
+        return self.data_dir / "revision"
+
+    def is_trusted_proxy(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.trusted_proxies)

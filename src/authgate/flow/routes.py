@@ -1,0 +1,174 @@
+"""``<prefix>/start``, ``/callback``, ``/sign_out`` and ``/ping`` on every app's host.
+
+start:    remember the target, set a state nonce cookie on the app host, go to the portal.
+callback: a one-time code from the portal + the matching nonce -> an app session cookie.
+sign_out: end the portal session and every app session that came from it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import time
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from authgate.flow.rd import rd_from_query
+from authgate.forward.cookies import (
+    STATE_COOKIE,
+    app_cookie,
+    app_cookie_name,
+    expire_app_cookie,
+    read_cookie,
+    set_cookie,
+)
+from authgate.forward.model import AppView
+from authgate.forward.redirects import app_owns_host, safe_redirect
+from authgate.web.pages import error_page, html_page
+from authgate.web.requests import request_host, request_ip
+from authgate.web.runtime import STATE_MAX_AGE, Runtime
+
+log = logging.getLogger("authgate.flow")
+
+
+def _redirect(location: str) -> RedirectResponse:
+    response = RedirectResponse(location, status_code=302)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def _app_for(request: Request, rt: Runtime) -> tuple[AppView | None, str]:
+    await rt.refresh()
+    host = request_host(request, rt.settings)
+    if host is None:
+        return None, request.headers.get("host", "")
+    return rt.index.lookup(host), host
+
+
+def _not_found(rt: Runtime, host: str) -> Response:
+    body = rt.render(
+        "not_found.html", host=host, command=f"authgate app add <slug> --url http://{host}"
+    )
+    return html_page(rt, body, 404)
+
+
+def routes(rt: Runtime) -> list[Route]:
+    async def start(request: Request) -> Response:
+        app, host = await _app_for(request, rt)
+        if app is None:
+            return _not_found(rt, host)
+        target = safe_redirect(rd_from_query(request.scope["query_string"].decode("latin-1")), app)
+        origin_host = host if app_owns_host(app, host) else app.host
+        existing = read_cookie(request.headers.get("cookie", ""), STATE_COOKIE)
+        nonce = (rt.load_state(existing) or {}).get("n") if existing else None
+        nonce = nonce or secrets.token_urlsafe(16)
+        state = rt.dump_state(
+            {"a": app.slug, "rd": target, "n": nonce, "o": f"{app.scheme}://{origin_host}"}
+        )
+        response = _redirect(f"{rt.settings.public_url}/flow/authorize?state={state}")
+        response.headers.append(
+            "set-cookie",
+            set_cookie(
+                STATE_COOKIE, rt.dump_state({"n": nonce}), secure=app.secure, max_age=STATE_MAX_AGE
+            ),
+        )
+        return response
+
+    async def callback(request: Request) -> Response:
+        app, host = await _app_for(request, rt)
+        if app is None:
+            return _not_found(rt, host)
+        state = rt.load_state(request.query_params.get("state", ""))
+        cookie = read_cookie(request.headers.get("cookie", ""), STATE_COOKIE)
+        nonce = (rt.load_state(cookie) or {}).get("n", "") if cookie else ""
+        code = request.query_params.get("code", "")
+        problem = _callback_problem(state, nonce, app, host)
+        consumed = await rt.store.consume_code(code) if code and problem is None else None
+        if problem is None and consumed is None:
+            problem = "the sign-in code is unknown, expired or already used"
+        if problem is None and consumed is not None and state is not None:
+            portal_id, app_id, code_nonce = consumed
+            if app_id != app.id or not hmac.compare_digest(code_nonce, state["n"]):
+                problem = "the sign-in code was issued for another app or browser"
+            else:
+                return await _finish_login(rt, request, app, portal_id, state["rd"])
+        log.info("callback refused on %s: %s", host, problem)
+        return error_page(
+            rt,
+            400,
+            "This sign-in link cannot be used",
+            f"{problem}.",
+            hint=f"Open {app.external_url} to start again.",
+        )
+
+    async def sign_out(request: Request) -> Response:
+        app, _ = await _app_for(request, rt)
+        response = _redirect(f"{rt.settings.public_url}/signed-out")
+        if app is None:
+            return response
+        value = read_cookie(request.headers.get("cookie", ""), app_cookie_name(app))
+        session_id = rt.session_signer.unsign(value) if value else None
+        if session_id:
+            ended = await rt.store.revoke_family(session_id)
+            rt.sessions.drop(ended)
+            await rt.store.audit(
+                "logout", app=app.slug, ip=request_ip(request, rt.settings), detail="sign_out"
+            )
+        response.headers.append("set-cookie", expire_app_cookie(app))
+        return response
+
+    async def ping(request: Request) -> Response:
+        return PlainTextResponse("pong\n")
+
+    return [
+        Route("/start", start, methods=["GET"]),
+        Route("/callback", callback, methods=["GET"]),
+        Route("/sign_out", sign_out, methods=["GET", "POST"]),
+        Route("/ping", ping, methods=["GET", "HEAD"]),
+    ]
+
+
+def _callback_problem(
+    state: dict[str, str] | None, nonce: str, app: AppView, host: str
+) -> str | None:
+    if state is None:
+        return "the sign-in state is missing, expired or altered"
+    if state.get("a") != app.slug or state.get("o") != f"{app.scheme}://{host}":
+        return "the sign-in state belongs to another app"
+    if not nonce or not hmac.compare_digest(nonce, state.get("n", "")):
+        return "this browser did not start the sign-in (cookie missing)"
+    return None
+
+
+async def _finish_login(
+    rt: Runtime, request: Request, app: AppView, portal_id: str, target: str
+) -> Response:
+    portal = await rt.store.load_session(portal_id)
+    if portal is None:
+        return _redirect(app.external_url)
+    session_id = await rt.store.create_session(
+        portal.identity.user_id,
+        kind="app",
+        lifetime=0,
+        parent_id=portal_id,
+        app_id=app.id,
+        ip=request_ip(request, rt.settings),
+        user_agent=request.headers.get("user-agent", ""),
+        expires_at=datetime.fromtimestamp(portal.expires_at, UTC),
+    )
+    remaining = max(0, int(portal.expires_at - time.time()))
+    response = _redirect(safe_redirect(target, app))
+    response.headers.append(
+        "set-cookie", app_cookie(app, rt.session_signer.sign(session_id), remaining)
+    )
+    await rt.store.audit(
+        "app_login",
+        actor=portal.identity.username,
+        app=app.slug,
+        ip=request_ip(request, rt.settings),
+    )
+    return response

@@ -1,0 +1,1 @@
+"""The per-request check: proxy request -> ForwardRequest -> app -> session -> Decision."""

@@ -1,0 +1,73 @@
+"""Decision -> HTTP answer, for the proxies that hand our answer to the client as it is
+(Traefik, Caddy, Envoy). nginx has its own rules in ``dialects/nginx.py``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from authgate.forward.decision import (
+    Allow,
+    Challenge,
+    Decision,
+    Deny,
+    Redirect,
+    UnknownHost,
+)
+from authgate.forward.headers import identity_headers
+
+HTML = (b"content-type", b"text/html; charset=utf-8")
+JSON = (b"content-type", b"application/json")
+NO_STORE = (b"cache-control", b"no-store")
+
+
+@dataclass(slots=True)
+class Answer:
+    status: int
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class Pages(Protocol):
+    """HTML for the rare answers a person reads; rendered outside the hot path's modules."""
+
+    def deny(self, decision: Deny) -> bytes: ...
+
+    def unknown_host(self, decision: UnknownHost) -> bytes: ...
+
+
+def json_body(**fields: str) -> bytes:
+    return json.dumps(fields).encode()
+
+
+def allow(decision: Allow) -> Answer:
+    return Answer(200, [*identity_headers(decision.identity, decision.app), NO_STORE])
+
+
+def to_client(decision: Decision, browser: bool, pages: Pages) -> Answer:
+    """Traefik, Caddy and Envoy: 200, 302 for a browser, 401 JSON for a script, 403, 404, 400."""
+    if isinstance(decision, Allow):
+        return allow(decision)
+    if isinstance(decision, Challenge):
+        extra = [(b"set-cookie", decision.clear_cookie.encode())] if decision.clear_cookie else []
+        if browser:
+            location = decision.start_url.encode()
+            return Answer(302, [(b"location", location), NO_STORE, *extra])
+        body = json_body(error="login required", login_url=decision.start_url)
+        return Answer(401, [JSON, NO_STORE, *extra], body)
+    if isinstance(decision, Redirect):
+        return Answer(302, [(b"location", decision.location.encode()), NO_STORE])
+    if isinstance(decision, Deny):
+        if browser:
+            return Answer(403, [HTML, NO_STORE], pages.deny(decision))
+        body = json_body(
+            error="access denied", reason=decision.reason, decision=decision.decision_id
+        )
+        return Answer(403, [JSON, NO_STORE], body)
+    if isinstance(decision, UnknownHost):
+        if browser:
+            return Answer(404, [HTML, NO_STORE], pages.unknown_host(decision))
+        return Answer(404, [JSON, NO_STORE], json_body(error=decision.reason))
+    body = json_body(error="bad request", reason=decision.reason, decision=decision.decision_id)
+    return Answer(400, [JSON, NO_STORE], body)

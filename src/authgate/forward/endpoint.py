@@ -1,0 +1,124 @@
+"""The ASGI glue of the hot path: parse -> judge -> render, as one raw ASGI callable.
+
+Mounted by the top-level app under ``<prefix>/auth/`` before Starlette's router; it reads
+``scope`` headers directly and sends prebuilt header lists.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+
+from starlette.types import Receive, Scope, Send
+
+from authgate.forward.answers import JSON, Answer, Pages, json_body
+from authgate.forward.context import BadRequest, ForwardRequest, Headers
+from authgate.forward.decision import Allow, Decision, Deny, Invalid
+from authgate.forward.dialects import caddy, envoy, nginx, traefik
+from authgate.forward.gate import Gate
+
+log = logging.getLogger("authgate.forward")
+DIALECTS: dict[str, ModuleType] = {m.name: m for m in (nginx, traefik, caddy, envoy)}
+
+
+class ForwardAuthEndpoint:
+    def __init__(
+        self,
+        gate: Gate,
+        pages: Pages,
+        is_trusted: Callable[[str], bool],
+        refresh: Callable[[], Awaitable[None]],
+        audit: Callable[[Decision, ForwardRequest | None, str], Awaitable[None]],
+    ) -> None:
+        self.gate = gate
+        self.pages = pages
+        self.is_trusted = is_trusted
+        self.refresh = refresh
+        self.audit = audit
+        self.auth_prefix = gate.prefix + "/auth/"
+        self._trusted_peers: dict[str, bool] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        name, _, _ = scope["path"][len(self.auth_prefix) :].partition("/")
+        dialect = DIALECTS.get(name)
+        if dialect is None:
+            body = json_body(error=f"unknown dialect {name!r}", known=", ".join(DIALECTS))
+            await _send(send, Answer(404, [JSON], body))
+            return
+        peer = (scope.get("client") or ("", 0))[0]
+        trusted = self._trusted_peers.get(peer)
+        if trusted is None:
+            trusted = self._trusted_peers.setdefault(peer, self.is_trusted(peer))
+        request: ForwardRequest | None = None
+        browser = False
+        try:
+            headers = Headers(scope["headers"])
+            request = dialect.parse(
+                headers,
+                _envoy_path(scope, self.auth_prefix),
+                scope["method"],
+                peer,
+                trusted,
+                self.is_trusted,
+            )
+            browser = request.browser
+            await self.refresh()
+            decision: Decision = await self.gate.judge(request)
+        except BadRequest as exc:
+            decision = Invalid(exc.reason)
+        except Exception:
+            log.exception("forward-auth check failed; refusing the request")
+            decision = Invalid("internal error: see authgate's log")
+        answer = dialect.render(decision, browser, self.pages)
+        await _send(send, answer)
+        micros = int((time.perf_counter() - started) * 1e6)
+        _log(name, decision, request, answer.status, micros)
+        if not isinstance(decision, Allow):
+            await self.audit(decision, request, name)
+
+
+def _envoy_path(scope: Scope, auth_prefix: str) -> str:
+    raw: bytes = scope.get("raw_path") or scope["path"].encode()
+    path = raw.decode("latin-1")
+    rest = path.partition(auth_prefix + "envoy")[2]
+    query = scope.get("query_string", b"").decode("latin-1")
+    return (rest or "/") + ("?" + query if query else "")
+
+
+async def _send(send: Send, answer: Answer) -> None:
+    headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
+
+
+def _log(
+    dialect: str, decision: Decision, request: ForwardRequest | None, status: int, micros: int
+) -> None:
+    level = logging.DEBUG if isinstance(decision, Allow) else logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    app = getattr(getattr(decision, "app", None), "slug", "-")
+    identity = getattr(decision, "identity", None)
+    user = identity.username if identity is not None else "-"
+    outcome = type(decision).__name__.lower()
+    decision_id = getattr(decision, "decision_id", "")
+    where = f"{request.method} {request.host}{request.path}" if request else "-"
+    log.log(
+        level,
+        "decision dialect=%s app=%s user=%s outcome=%s status=%d reason=%r id=%s request=%r us=%d",
+        dialect,
+        app,
+        user,
+        outcome,
+        status,
+        getattr(decision, "reason", ""),
+        decision_id or "-",
+        where,
+        micros,
+    )
+
+
+__all__ = ["DIALECTS", "Deny", "ForwardAuthEndpoint"]

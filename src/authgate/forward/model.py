@@ -1,0 +1,80 @@
+"""Plain, frozen views of apps, rules and identities that the hot path judges with."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Rule:
+    action: str  # allow | deny | bypass
+    path_prefix: str = ""
+    path_regex: re.Pattern[str] | None = None
+    methods: frozenset[str] = frozenset()
+    networks: tuple[Network, ...] = ()
+    users: frozenset[str] = frozenset()
+    groups: frozenset[str] = frozenset()
+
+    @property
+    def needs_identity(self) -> bool:
+        return bool(self.users or self.groups)
+
+    def describe(self) -> str:
+        parts = [self.action]
+        if self.path_prefix:
+            parts.append(f"path {self.path_prefix}*")
+        if self.path_regex is not None:
+            parts.append(f"path ~ {self.path_regex.pattern}")
+        if self.methods:
+            parts.append("methods " + ",".join(sorted(self.methods)))
+        if self.networks:
+            parts.append("networks " + ",".join(str(n) for n in self.networks))
+        if self.users:
+            parts.append("users " + ",".join(sorted(self.users)))
+        if self.groups:
+            parts.append("groups " + ",".join(sorted(self.groups)))
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class AppView:
+    id: int
+    slug: str
+    name: str
+    external_url: str
+    scheme: str
+    host: str  # canonical host[:port], the port only when not the scheme's default
+    mode: str = "single"
+    cookie_domain: str = ""
+    bound_users: frozenset[str] = frozenset()
+    bound_groups: frozenset[str] = frozenset()
+    rules: tuple[Rule, ...] = ()
+
+    @property
+    def origin(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    @property
+    def secure(self) -> bool:
+        return self.scheme == "https"
+
+    @property
+    def has_bindings(self) -> bool:
+        return bool(self.bound_users or self.bound_groups)
+
+
+@dataclass(frozen=True)
+class Identity:
+    session_id: str
+    parent_id: str
+    user_id: int
+    uid: str
+    username: str
+    email: str
+    name: str
+    groups: tuple[str, ...] = field(default=())
+    expires_at: float = 0.0

@@ -1,0 +1,100 @@
+"""The order of judgement (DESIGN.md): rules without identity, session, bindings, rules.
+
+Pure functions of (app, request, identity). Each step appends a line to ``trace`` when one
+is given; that trace is what ``authgate explain`` prints.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from authgate.forward.context import ForwardRequest
+from authgate.forward.model import AppView, Identity, Rule
+
+Trace = list[str] | None
+
+
+def rule_matches_request(rule: Rule, request: ForwardRequest) -> bool:
+    """Path, method and network conditions (not users or groups)."""
+    if rule.path_prefix and not _prefix_match(request.path, rule.path_prefix):
+        return False
+    if rule.path_regex is not None and not rule.path_regex.search(request.path):
+        return False
+    if rule.methods and request.method not in rule.methods:
+        return False
+    if rule.networks:
+        try:
+            ip = ipaddress.ip_address(request.client_ip)
+        except ValueError:
+            return False
+        if not any(ip in net for net in rule.networks):
+            return False
+    return True
+
+
+def _prefix_match(path: str, prefix: str) -> bool:
+    if prefix.endswith("/"):
+        return path.startswith(prefix) or path == prefix.rstrip("/")
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def prejudge(app: AppView, request: ForwardRequest, trace: Trace = None) -> Rule | None:
+    """Step 2: the first rule that decides without identity (bypass or deny), if any."""
+    for position, rule in enumerate(app.rules, 1):
+        if rule.action == "allow" or rule.needs_identity:
+            if trace is not None:
+                trace.append(f"rule {position} ({rule.describe()}) needs identity: stop")
+            return None
+        if rule_matches_request(rule, request):
+            if trace is not None:
+                trace.append(f"rule {position} ({rule.describe()}) matches: {rule.action}")
+            return rule
+        if trace is not None:
+            trace.append(f"rule {position} ({rule.describe()}) does not match")
+    return None
+
+
+def is_bound(app: AppView, identity: Identity) -> bool:
+    if not app.has_bindings:
+        return True
+    return identity.username in app.bound_users or any(
+        g in app.bound_groups for g in identity.groups
+    )
+
+
+def needs_phrase(app: AppView) -> str:
+    """What the app requires, for the deny page: 'group admins', 'user bob or group ops'."""
+    parts: list[str] = []
+    if app.bound_groups:
+        groups = sorted(app.bound_groups)
+        parts.append(("group " if len(groups) == 1 else "one of the groups ") + ", ".join(groups))
+    if app.bound_users:
+        users = sorted(app.bound_users)
+        parts.append(("user " if len(users) == 1 else "one of the users ") + ", ".join(users))
+    return " or ".join(parts) or "a rule that allows you"
+
+
+def judge_with_identity(
+    app: AppView, request: ForwardRequest, identity: Identity, trace: Trace = None
+) -> tuple[bool, str]:
+    """Steps 4-5: (allowed, reason)."""
+    if not is_bound(app, identity):
+        reason = f"user {identity.username} is not bound to app {app.slug}"
+        if trace is not None:
+            trace.append(f"bindings: {reason}")
+        return False, reason
+    if trace is not None:
+        trace.append("bindings: " + ("bound" if app.has_bindings else "none (any signed-in user)"))
+    for position, rule in enumerate(app.rules, 1):
+        if not rule_matches_request(rule, request):
+            continue
+        if rule.users and identity.username not in rule.users:
+            continue
+        if rule.groups and not any(g in rule.groups for g in identity.groups):
+            continue
+        if trace is not None:
+            trace.append(f"rule {position} ({rule.describe()}) matches: {rule.action}")
+        if rule.action == "deny":
+            return False, f"rule {position} denies"
+        return True, f"rule {position} allows"
+    return True, "no rule matched: allowed"

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the Store use-case API, Alembic migrations."""

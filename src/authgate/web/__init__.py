@@ -1,0 +1,1 @@
+"""The ASGI application: hot path dispatch, portal, flow, lifespan and background sync."""

@@ -1,0 +1,172 @@
+"""Everything a running server holds: settings, store, the gate and its caches, signers,
+templates. Built once per process by ``create_app`` and passed explicitly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from pathlib import Path
+
+from itsdangerous import BadData, URLSafeTimedSerializer
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from authgate.accounts.login import Throttle
+from authgate.config import Settings
+from authgate.forward.apps import AppIndex
+from authgate.forward.context import ForwardRequest
+from authgate.forward.cookies import CookieSigner
+from authgate.forward.decision import Decision, Deny, UnknownHost
+from authgate.forward.gate import Gate
+from authgate.forward.sessions import SessionCache
+from authgate.storage.store import Store
+from authgate.web.pages import security_headers
+
+log = logging.getLogger("authgate")
+STATE_MAX_AGE = 600
+
+
+def write_revision_file(path: Path, value: int) -> None:
+    """Tell servers on this machine that the store changed (they stat this file per check)."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(f"{value}\n")
+        os.replace(tmp, path)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0)
+    return (st.st_ino, st.st_mtime_ns)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self.store = store or Store(
+            settings.database_url,
+            on_change=lambda value: write_revision_file(settings.revision_file, value),
+        )
+        self.session_signer = CookieSigner(settings.secret_keys, "session")
+        self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
+        self.gate = Gate(AppIndex(), self.sessions, self.session_signer, settings.outpost_prefix)
+        keys = [k.reveal() for k in reversed(settings.secret_keys)]
+        self.state_serializer = URLSafeTimedSerializer(keys, salt="authgate.state")
+        self.csrf_serializer = URLSafeTimedSerializer(keys, salt="authgate.csrf")
+        self.templates = Environment(
+            loader=PackageLoader("authgate.portal", "templates"),
+            autoescape=select_autoescape(default=True),
+        )
+        self.throttle = Throttle()
+        self.page_headers = security_headers(settings.public_origin)
+        self.revision = -1
+        self._stamp: tuple[int, int] = (-1, -1)
+        self._lock = asyncio.Lock()
+
+    @property
+    def index(self) -> AppIndex:
+        return self.gate.index
+
+    async def refresh(self) -> None:
+        """Per check: one stat of the revision file; reload only when it moved."""
+        stamp = _stamp(self.settings.revision_file)
+        if stamp != self._stamp:
+            await self.reload(stamp)
+
+    async def reload(self, stamp: tuple[int, int] | None = None) -> None:
+        async with self._lock:
+            stamp = stamp or _stamp(self.settings.revision_file)
+            revision = await self.store.revision()
+            apps = await self.store.load_apps()
+            self.gate.index = AppIndex(apps)
+            self.sessions.clear()
+            self.revision = revision
+            self._stamp = stamp
+
+    async def sync_forever(self) -> None:
+        """Other hosts (a shared PostgreSQL) change the store without touching our file:
+        poll the revision row, and flush ``last_seen`` of sessions seen since last time."""
+        while True:
+            await asyncio.sleep(self.settings.sync_interval)
+            try:
+                if await self.store.revision() != self.revision:
+                    await self.reload()
+                await self.store.touch_sessions(self.sessions.take_touched())
+            except Exception as exc:  # the loop must survive a store that comes and goes
+                log.warning("store sync failed: %s", exc)
+
+    # -- signed tokens ----------------------------------------------------------------------
+    def dump_state(self, payload: dict[str, str]) -> str:
+        return self.state_serializer.dumps(payload)
+
+    def load_state(self, token: str) -> dict[str, str] | None:
+        try:
+            data = self.state_serializer.loads(token, max_age=STATE_MAX_AGE)
+        except (BadData, ValueError, TypeError):
+            return None
+        if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+            return None
+        return data
+
+    def csrf_token(self, seed: str) -> str:
+        return self.csrf_serializer.dumps(seed)
+
+    def csrf_ok(self, seed: str | None, token: str | None) -> bool:
+        if not seed or not token:
+            return False
+        try:
+            value = self.csrf_serializer.loads(token, max_age=86400)
+        except (BadData, ValueError, TypeError):
+            return False
+        import hmac
+
+        return isinstance(value, str) and hmac.compare_digest(value, seed)
+
+    # -- rare pages, for the dialects that show our body ---------------------------------
+    def render(self, template: str, **context: object) -> str:
+        context.setdefault("static_url", self.settings.public_origin + "/static/authgate.css")
+        context.setdefault("brand", "authgate")
+        return self.templates.get_template(template).render(**context)
+
+    def deny(self, decision: Deny) -> bytes:
+        username = decision.identity.username if decision.identity else "nobody"
+        return self.render(
+            "denied.html",
+            username=username,
+            app_name=decision.app.name,
+            needs=decision.needs or "a rule that allows you",
+            reason=decision.reason,
+            decision_id=decision.decision_id,
+            csrf_token="",
+            switch_action=self.settings.public_url + "/switch",
+            home_url=self.settings.public_url + "/",
+        ).encode()
+
+    def unknown_host(self, decision: UnknownHost) -> bytes:
+        return self.render(
+            "not_found.html",
+            host=decision.host,
+            command=f"authgate app add <slug> --url http://{decision.host}",
+        ).encode()
+
+    async def audit_decision(
+        self, decision: Decision, request: ForwardRequest | None, dialect: str
+    ) -> None:
+        if not isinstance(decision, Deny):
+            return
+        try:
+            await self.store.audit(
+                "access_denied",
+                actor=decision.identity.username if decision.identity else "",
+                app=decision.app.slug,
+                subject=f"{request.method} {request.host}{request.path}" if request else "",
+                ip=request.client_ip if request else "",
+                decision_id=decision.decision_id,
+                detail=f"{dialect}: {decision.reason}",
+            )
+        except Exception as exc:
+            log.warning("audit write failed: %s", exc)

@@ -1,0 +1,68 @@
+import stat
+from pathlib import Path
+
+import pytest
+
+from authgate.config import load_settings
+from authgate.errors import ConfigError
+
+
+def test_defaults_and_secret_file_mode(tmp_path: Path) -> None:
+    settings = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path / "d")})
+    assert settings.port == 9000
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.outpost_prefix == "/outpost.goauthentik.io"
+    key_file = tmp_path / "d" / "secret.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    again = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path / "d")})
+    assert again.secret_keys == settings.secret_keys
+    assert "Secret('**********')" in repr(settings.secret_keys[0])
+
+
+def test_every_bad_setting_is_named_at_once(tmp_path: Path) -> None:
+    env = {
+        "AUTHGATE_DATA_DIR": str(tmp_path),
+        "AUTHGATE_PORT": "http",
+        "AUTHGATE_PUBLIC_URL": "auth.example.com",
+        "AUTHGATE_SESSION_LIFETIME": "forever",
+    }
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    text = "\n".join(caught.value.problems)
+    assert "AUTHGATE_PORT" in text
+    assert "AUTHGATE_PUBLIC_URL" in text
+    assert "AUTHGATE_SESSION_LIFETIME" in text
+
+
+def test_yaml_file_and_env_override(tmp_path: Path) -> None:
+    config = tmp_path / "authgate.yaml"
+    config.write_text("port: 9100\nsession_lifetime: 2h\npublic_url: https://auth.example.com/\n")
+    settings = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_PORT": "9200"}, config)
+    assert settings.port == 9200
+    assert settings.session_lifetime == 7200
+    assert settings.public_url == "https://auth.example.com"
+    assert settings.public_secure
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [("port: [1, 2\n", "not valid YAML"), ("- a\n- b\n", "mapping"), ("colour: red\n", "unknown")],
+)
+def test_broken_config_file_gives_one_clear_line(tmp_path: Path, text: str, needle: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"AUTHGATE_DATA_DIR": str(tmp_path)}, config)
+    assert needle in str(caught.value)
+
+
+def test_trusted_proxies(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_TRUSTED_PROXIES": "10.1.0.0/16, ::1"}
+    )
+    assert settings.is_trusted_proxy("10.1.2.3")
+    assert not settings.is_trusted_proxy("127.0.0.1")
+    assert not settings.is_trusted_proxy("not-an-ip")
+    default = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path)})
+    assert default.is_trusted_proxy("127.0.0.1") and default.is_trusted_proxy("10.0.0.5")
+    assert not default.is_trusted_proxy("8.8.8.8")

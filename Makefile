@@ -26,13 +26,13 @@ services:
 	@bash scripts/services.sh
 
 lint: install
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests $(wildcard bench)
+	$(VENV)/bin/ruff format --check src tests $(wildcard bench)
 	$(VENV)/bin/mypy
 
 format: install
-	$(VENV)/bin/ruff check --fix src tests bench
-	$(VENV)/bin/ruff format src tests bench
+	$(VENV)/bin/ruff check --fix src tests $(wildcard bench)
+	$(VENV)/bin/ruff format src tests $(wildcard bench)
 
 unit: install
 	$(VENV)/bin/pytest tests/unit -q

@@ -105,3 +105,16 @@ async def test_revoked_and_disabled_users_are_shut_out(harness: Harness) -> None
     del other
     await harness.runtime.store.set_disabled("alice", True)
     assert (await harness.check("app1.test", "/")).status_code == 302
+
+
+async def test_jwt_header_verifies_against_the_jwks(harness: Harness) -> None:
+    import jwt
+
+    first = await harness.check("app1.test", "/")
+    await harness.login(first.headers["location"])
+    token = (await harness.check("app1.test", "/")).headers["x-authentik-jwt"]
+    jwks = (await harness.client.get(f"{PUBLIC}/.well-known/jwks.json")).json()
+    key = jwt.PyJWK(jwks["keys"][0])
+    claims = jwt.decode(token, key, algorithms=["ES256"], audience="app1", issuer=PUBLIC)
+    assert claims["preferred_username"] == "alice"
+    assert claims["groups"] == ["staff"]

@@ -42,7 +42,9 @@ def json_body(**fields: str) -> bytes:
 
 
 def allow(decision: Allow) -> Answer:
-    return Answer(200, [*identity_headers(decision.identity, decision.app), NO_STORE])
+    return Answer(
+        200, [*identity_headers(decision.identity, decision.app, decision.token), NO_STORE]
+    )
 
 
 def to_client(decision: Decision, browser: bool, pages: Pages) -> Answer:

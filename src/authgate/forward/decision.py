@@ -17,6 +17,7 @@ class Allow:
     app: AppView
     identity: Identity | None  # None for a bypass rule: through without login
     reason: str
+    token: str = ""  # the X-authentik-jwt value
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from authgate.forward.decision import Allow, Challenge, Decision, Deny, Redirect
 from authgate.forward.model import AppView, Identity
 from authgate.forward.policy import Trace, judge_with_identity, needs_phrase, prejudge
 from authgate.forward.sessions import SessionCache
+from authgate.forward.tokens import TokenIssuer
 
 CALLBACK_MARKER = "X-authentik-auth-callback=true"
 LOGOUT_MARKER = "X-authentik-logout=true"
@@ -19,8 +20,14 @@ LOGOUT_MARKER = "X-authentik-logout=true"
 
 class Gate:
     def __init__(
-        self, index: AppIndex, sessions: SessionCache, signer: CookieSigner, prefix: str
+        self,
+        index: AppIndex,
+        sessions: SessionCache,
+        signer: CookieSigner,
+        prefix: str,
+        tokens: TokenIssuer | None = None,
     ) -> None:
+        self.tokens = tokens
         self.index = index
         self.sessions = sessions
         self.signer = signer
@@ -68,7 +75,8 @@ class Gate:
             return Deny(app, identity, "a deny rule matched", "")
         allowed, reason = judge_with_identity(app, request, identity, trace)
         if allowed:
-            return Allow(app, identity, reason)
+            token = self.tokens.token_for(identity, app) if self.tokens else ""
+            return Allow(app, identity, reason, token)
         return Deny(app, identity, reason, needs_phrase(app))
 
     async def identity_for(self, cookie_header: str, app: AppView) -> tuple[Identity | None, bool]:

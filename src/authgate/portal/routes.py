@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from authgate.accounts.login import FAILED, authenticate
@@ -222,8 +222,12 @@ def routes(rt: Runtime) -> list[Route]:
     async def signed_out(request: Request) -> Response:
         return _page(rt, request, "signed_out.html", login_url=f"{public}/login")
 
+    async def jwks(request: Request) -> Response:
+        return JSONResponse(rt.tokens.jwks, headers={"cache-control": "max-age=300"})
+
     return [
         Route("/", home, methods=["GET"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login_submit, methods=["POST"]),
         Route("/flow/authorize", authorize, methods=["GET"]),

@@ -20,6 +20,7 @@ from authgate.forward.cookies import CookieSigner
 from authgate.forward.decision import Decision, Deny, UnknownHost
 from authgate.forward.gate import Gate
 from authgate.forward.sessions import SessionCache
+from authgate.forward.tokens import TokenIssuer, load_or_create_key
 from authgate.storage.store import Store
 from authgate.web.pages import security_headers
 
@@ -53,7 +54,12 @@ class Runtime:
         )
         self.session_signer = CookieSigner(settings.secret_keys, "session")
         self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
-        self.gate = Gate(AppIndex(), self.sessions, self.session_signer, settings.outpost_prefix)
+        self.tokens = TokenIssuer(
+            load_or_create_key(settings.data_dir / "jwt.key"), settings.public_url
+        )
+        self.gate = Gate(
+            AppIndex(), self.sessions, self.session_signer, settings.outpost_prefix, self.tokens
+        )
         keys = [k.reveal() for k in reversed(settings.secret_keys)]
         self.state_serializer = URLSafeTimedSerializer(keys, salt="authgate.state")
         self.csrf_serializer = URLSafeTimedSerializer(keys, salt="authgate.csrf")

@@ -1,0 +1,97 @@
+"""The Store contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import pytest
+
+from authgate.errors import ConflictError, NotFoundError
+from authgate.storage.migrate import current, downgrade, upgrade
+from authgate.storage.store import Store
+
+
+async def test_users_groups_and_memberships(store: Store) -> None:
+    await store.add_user("alice", email="a@x.test", name="Alice", groups=["staff", "ops"])
+    user = await store.get_user("alice")
+    assert user.groups == ("ops", "staff")
+    assert [g for g, _ in await store.list_groups()] == ["ops", "staff"]
+    with pytest.raises(ConflictError):
+        await store.add_user("alice")
+    with pytest.raises(ConflictError):
+        await store.add_user("bad name")
+    await store.remove_from_group("alice", "ops")
+    assert (await store.get_user("alice")).groups == ("staff",)
+    await store.delete_group("staff")
+    assert (await store.get_user("alice")).groups == ()
+    await store.delete_user("alice")
+    with pytest.raises(NotFoundError):
+        await store.get_user("alice")
+
+
+async def test_apps_with_bindings_and_skip_paths(store: Store) -> None:
+    await store.add_user("bob", groups=["staff"])
+    app = await store.add_app(
+        "wiki",
+        url="http://Wiki.LAN:8080",
+        groups=["staff"],
+        users=["bob"],
+        skip_paths=["^/public"],
+    )
+    assert app.host == "wiki.lan:8080"
+    assert app.bound_groups == {"staff"} and app.bound_users == {"bob"}
+    assert app.rules[0].action == "bypass"
+    with pytest.raises(NotFoundError):
+        await store.add_app("other", url="http://o.lan", groups=["nope"])
+    with pytest.raises(ConflictError):
+        await store.add_app("wiki", url="http://w2.lan")
+    await store.delete_app("wiki")
+    assert await store.load_apps() == []
+
+
+async def test_sessions_revocation_and_disable(store: Store) -> None:
+    user = await store.add_user("carol", groups=["g"])
+    app = await store.add_app("a", url="http://a.lan")
+    portal = await store.create_session(user.id, kind="portal", lifetime=3600)
+    child = await store.create_session(
+        user.id, kind="app", lifetime=3600, parent_id=portal, app_id=app.id
+    )
+    record = await store.load_session(child)
+    assert record is not None and record.identity.username == "carol"
+    assert record.identity.groups == ("g",) and record.app_id == app.id
+    assert await store.revoke_family(child) == {portal, child}
+    assert await store.load_session(child) is None
+    assert await store.load_session(portal) is None
+
+    again = await store.create_session(user.id, kind="portal", lifetime=3600)
+    await store.set_disabled("carol", True)
+    assert await store.load_session(again) is None
+
+
+async def test_expired_sessions_are_gone(store: Store) -> None:
+    user = await store.add_user("dave")
+    sid = await store.create_session(user.id, kind="portal", lifetime=0)
+    assert await store.load_session(sid) is None
+
+
+async def test_codes_are_single_use(store: Store) -> None:
+    user = await store.add_user("erin")
+    app = await store.add_app("b", url="http://b.lan")
+    sid = await store.create_session(user.id, kind="portal", lifetime=60)
+    code = await store.create_code(sid, app.id, "nonce")
+    assert await store.consume_code(code) == (sid, app.id, "nonce")
+    assert await store.consume_code(code) is None
+    assert await store.consume_code("made-up") is None
+
+
+async def test_revision_moves_on_every_change(store: Store) -> None:
+    before = await store.revision()
+    await store.add_group("x")
+    assert await store.revision() == before + 1
+
+
+async def test_migrations_go_down_and_up_again(store: Store) -> None:
+    assert await current(store.engine) is not None
+    await downgrade(store.engine, "base")
+    assert await current(store.engine) is None
+    await upgrade(store.engine)
+    await store.add_user("frank")
+    assert (await store.get_user("frank")).username == "frank"

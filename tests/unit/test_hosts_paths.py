@@ -78,3 +78,13 @@ def test_paths_that_cannot_be_judged(raw: str) -> None:
 def test_query_and_fragment_are_not_path() -> None:
     assert split_uri("/public?x=/admin") == ("/public", "x=/admin")
     assert split_uri("/admin#/public") == ("/admin", "")
+
+
+def test_forged_identity_names_in_any_spelling() -> None:
+    from authgate.forward.context import Headers
+
+    names = [b"X-Authentik-Username", b"remote_user", b"X-AUTH-REQUEST-EMAIL", b"x_authentik_x"]
+    for name in names:
+        assert Headers([(name.lower(), b"admin")]).forged_identity() is not None
+    ingress = Headers([(b"x-auth-request-redirect", b"/x"), (b"x-original-url", b"http://a/")])
+    assert ingress.forged_identity() is None

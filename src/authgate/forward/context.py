@@ -9,13 +9,19 @@ from authgate.forward.hosts import canonical_host
 from authgate.forward.paths import canonical_path, split_uri
 
 # Header names authgate emits or documents as identity; a client must never send them.
-IDENTITY_PREFIXES = ("x-authentik-", "x-auth-request-")
+# (``X-Auth-Request-Redirect`` is ingress-nginx's own and stays allowed.)
+IDENTITY_PREFIXES = ("x-authentik-",)
 IDENTITY_NAMES = frozenset(
     {
         "remote-user",
         "remote-groups",
         "remote-email",
         "remote-name",
+        "x-auth-request-user",
+        "x-auth-request-email",
+        "x-auth-request-groups",
+        "x-auth-request-preferred-username",
+        "x-auth-request-access-token",
         "x-forwarded-user",
         "x-forwarded-email",
         "x-forwarded-groups",

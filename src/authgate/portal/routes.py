@@ -228,6 +228,7 @@ def routes(rt: Runtime) -> list[Route]:
     return [
         Route("/", home, methods=["GET"]),
         Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login_submit, methods=["POST"]),
         Route("/flow/authorize", authorize, methods=["GET"]),

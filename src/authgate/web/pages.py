@@ -11,12 +11,16 @@ if TYPE_CHECKING:
 
 
 def security_headers(public_origin: str) -> dict[str, str]:
-    """No scripts at all; styles and form posts only to ourselves and the portal."""
+    """No scripts at all; styles only from ourselves and the portal.
+
+    ``form-action`` stays open on purpose: browsers apply it to every redirect after a form
+    post too, and a login ends with redirects to the app's own host, wherever it is.
+    """
     return {
         "cache-control": "no-store",
         "content-security-policy": (
             f"default-src 'none'; style-src 'self' {public_origin}; img-src 'self' data:; "
-            f"form-action 'self' {public_origin}; frame-ancestors 'none'; base-uri 'none'"
+            "frame-ancestors 'none'; base-uri 'none'"
         ),
         "x-frame-options": "DENY",
         "x-content-type-options": "nosniff",

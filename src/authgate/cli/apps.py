@@ -25,6 +25,8 @@ def _describe(app: AppView) -> dict[str, object]:
         "groups": sorted(app.bound_groups),
         "users": sorted(app.bound_users),
         "rules": [r.describe() for r in app.rules],
+        "strip_cookie": app.strip_cookie,
+        "allow_preflight": app.allow_preflight,
     }
 
 
@@ -56,6 +58,8 @@ def app() -> None:
 @click.option("--skip-path", "skip_paths", multiple=True, help="Regex of paths open without login.")
 @click.option("--mode", type=click.Choice(["single", "domain"]), default="single")
 @click.option("--cookie-domain", default="", help="Domain mode: the parent domain to share.")
+@click.option("--strip-cookie", is_flag=True, help="Hand the app a Cookie without authgate's.")
+@click.option("--allow-preflight", is_flag=True, help="Let CORS preflights through unsigned.")
 @json_option
 @click.pass_context
 def add(
@@ -68,6 +72,8 @@ def add(
     skip_paths: tuple[str, ...],
     mode: str,
     cookie_domain: str,
+    strip_cookie: bool,
+    allow_preflight: bool,
     as_json: bool,
 ) -> None:
     """Register an app so that authgate answers for its host."""
@@ -96,6 +102,8 @@ def add(
             groups=groups,
             users=users,
             skip_paths=skip_paths,
+            strip_cookie=strip_cookie,
+            allow_preflight=allow_preflight,
         )
         await store.audit("app_added", subject=slug, detail=origin)
         return created
@@ -154,3 +162,47 @@ def delete(ctx: click.Context, slug: str, as_json: bool) -> None:
 
     run_store(ctx, action)
     emit(as_json, {"app": slug, "deleted": True}, f"deleted app {slug}")
+
+
+@app.command("set")
+@click.argument("slug")
+@click.option("--name", default=None, help="Display name.")
+@click.option("--url", default=None, help="New external URL.")
+@click.option("--strip-cookie/--keep-cookie", default=None, help="Hide authgate's cookie.")
+@click.option("--allow-preflight/--no-allow-preflight", default=None, help="CORS preflights.")
+@json_option
+@click.pass_context
+def set_(
+    ctx: click.Context,
+    slug: str,
+    name: str | None,
+    url: str | None,
+    strip_cookie: bool | None,
+    allow_preflight: bool | None,
+    as_json: bool,
+) -> None:
+    """Change an app's name, URL or switches."""
+    origin = check_url(url) if url else None
+
+    async def action(store: Store) -> AppView:
+        changed = await store.set_app_options(
+            slug,
+            name=name,
+            external_url=origin,
+            strip_cookie=strip_cookie,
+            allow_preflight=allow_preflight,
+        )
+        await store.audit("app_changed", subject=slug)
+        return changed
+
+    changed = run_store(ctx, action)
+    emit(as_json, _describe(changed), f"updated app {slug}")
+
+
+def _register_rules() -> None:
+    from authgate.cli.rules import rule
+
+    app.add_command(rule)
+
+
+_register_rules()

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "group": ("authgate.cli.groups", "group"),
     "app": ("authgate.cli.apps", "app"),
     "session": ("authgate.cli.sessions", "session"),
+    "explain": ("authgate.cli.explain", "explain"),
 }
 
 

@@ -12,9 +12,10 @@ import logging
 import secrets
 import time
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from authgate.flow.rd import rd_from_query
@@ -27,7 +28,7 @@ from authgate.forward.cookies import (
     set_cookie,
 )
 from authgate.forward.model import AppView
-from authgate.forward.redirects import app_owns_host, safe_redirect
+from authgate.forward.redirects import app_owns_host, judge_redirect, safe_redirect
 from authgate.web.pages import error_page, html_page
 from authgate.web.requests import request_host, request_ip
 from authgate.web.runtime import STATE_MAX_AGE, Runtime
@@ -63,6 +64,17 @@ def routes(rt: Runtime) -> list[Route]:
             return _not_found(rt, host)
         target = safe_redirect(rd_from_query(request.scope["query_string"].decode("latin-1")), app)
         origin_host = host if app_owns_host(app, host) else app.host
+        mode = request.headers.get("sec-fetch-mode", "navigate").lower()
+        if mode != "navigate":
+            # A script or asset followed the proxy's redirect here (nginx can only say 401):
+            # tell it to log in, and leave the login state alone for the page's own flow.
+            back = judge_redirect(request.headers.get("referer"), app) or f"{app.origin}/"
+            login_url = f"{app.scheme}://{origin_host}{rt.settings.outpost_prefix}/start?rd="
+            return JSONResponse(
+                {"error": "login required", "login_url": login_url + quote(back, safe="")},
+                status_code=401,
+                headers={"cache-control": "no-store"},
+            )
         existing = read_cookie(request.headers.get("cookie", ""), STATE_COOKIE)
         nonce = (rt.load_state(existing) or {}).get("n") if existing else None
         nonce = nonce or secrets.token_urlsafe(16)

@@ -42,9 +42,10 @@ def json_body(**fields: str) -> bytes:
 
 
 def allow(decision: Allow) -> Answer:
-    return Answer(
-        200, [*identity_headers(decision.identity, decision.app, decision.token), NO_STORE]
-    )
+    headers = [*identity_headers(decision.identity, decision.app, decision.token), NO_STORE]
+    if decision.cookie is not None:
+        headers.append((b"cookie", decision.cookie.encode("latin-1", "replace")))
+    return Answer(200, headers)
 
 
 def to_client(decision: Decision, browser: bool, pages: Pages) -> Answer:

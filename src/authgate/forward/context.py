@@ -39,6 +39,8 @@ class ForwardRequest:
     client_ip: str
     cookie: str  # the raw Cookie header
     browser: bool  # a top-level navigation that can follow a redirect to a login page
+    preflight: bool = False  # a CORS preflight: OPTIONS with Origin and the request method
+    referer: str = ""  # for a script's 401: the page it was loaded by, to return to after login
 
 
 class BadRequest(Exception):
@@ -141,4 +143,8 @@ def build_request(
         client_ip=client_ip,
         cookie=headers.single("cookie") or "",
         browser=is_browser(headers),
+        preflight=verb == "OPTIONS"
+        and bool(headers.get("origin"))
+        and bool(headers.get("access-control-request-method")),
+        referer=(headers.get("referer") or "")[:2048],
     )

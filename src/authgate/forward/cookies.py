@@ -53,6 +53,16 @@ def read_cookie(header: str, name: str) -> str | None:
     return found
 
 
+def strip_own_cookies(header: str) -> str:
+    """The Cookie header without authgate's cookies, for apps that must not see them."""
+    kept = []
+    for part in header.split(";"):
+        name = part.strip().partition("=")[0]
+        if name and not name.removeprefix("__Host-").startswith("authgate_"):
+            kept.append(part.strip())
+    return "; ".join(kept)
+
+
 def set_cookie(
     name: str,
     value: str,

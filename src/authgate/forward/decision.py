@@ -18,6 +18,7 @@ class Allow:
     identity: Identity | None  # None for a bypass rule: through without login
     reason: str
     token: str = ""  # the X-authentik-jwt value
+    cookie: str | None = None  # the Cookie the upstream should get (apps with strip_cookie)
 
 
 @dataclass(frozen=True, slots=True)

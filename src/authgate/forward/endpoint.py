@@ -30,7 +30,7 @@ class ForwardAuthEndpoint:
         pages: Pages,
         is_trusted: Callable[[str], bool],
         refresh: Callable[[], Awaitable[None]],
-        audit: Callable[[Decision, ForwardRequest | None, str], Awaitable[None]],
+        audit: Callable[[Decision, ForwardRequest | None, str, list[str]], None],
     ) -> None:
         self.gate = gate
         self.pages = pages
@@ -77,7 +77,20 @@ class ForwardAuthEndpoint:
         micros = int((time.perf_counter() - started) * 1e6)
         _log(name, decision, request, answer.status, micros)
         if not isinstance(decision, Allow):
-            await self.audit(decision, request, name)
+            await self._record(decision, request, name)
+
+    async def _record(self, decision: Decision, request: ForwardRequest | None, name: str) -> None:
+        """Every decision that is not a plain allow is kept with its trace, by its id. The
+        trace comes from judging again with tracing on: the allow path never pays for it."""
+        trace: list[str] = []
+        if request is None:
+            trace.append(f"request refused before judgement: {getattr(decision, 'reason', '')}")
+        else:
+            try:
+                await self.gate.judge(request, trace)
+            except Exception as exc:
+                trace.append(f"tracing failed: {exc}")
+        self.audit(decision, request, name, trace)
 
 
 def _envoy_path(scope: Scope, auth_prefix: str) -> str:

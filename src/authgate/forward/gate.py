@@ -7,15 +7,27 @@ from urllib.parse import quote
 
 from authgate.forward.apps import AppIndex
 from authgate.forward.context import ForwardRequest
-from authgate.forward.cookies import CookieSigner, app_cookie_name, expire_app_cookie, read_cookie
+from authgate.forward.cookies import (
+    CookieSigner,
+    app_cookie_name,
+    expire_app_cookie,
+    read_cookie,
+    strip_own_cookies,
+)
 from authgate.forward.decision import Allow, Challenge, Decision, Deny, Redirect, UnknownHost
 from authgate.forward.model import AppView, Identity
 from authgate.forward.policy import Trace, judge_with_identity, needs_phrase, prejudge
+from authgate.forward.redirects import judge_redirect
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer
 
 CALLBACK_MARKER = "X-authentik-auth-callback=true"
 LOGOUT_MARKER = "X-authentik-logout=true"
+
+
+def _note(trace: Trace, line: str) -> None:
+    if trace is not None:
+        trace.append(line)
 
 
 class Gate:
@@ -27,44 +39,42 @@ class Gate:
         prefix: str,
         tokens: TokenIssuer | None = None,
     ) -> None:
-        self.tokens = tokens
         self.index = index
         self.sessions = sessions
         self.signer = signer
         self.prefix = prefix
+        self.tokens = tokens
 
     def start_url(self, app: AppView, request: ForwardRequest) -> str:
-        original = f"{app.scheme}://{request.host}{request.uri}"
-        return f"{app.scheme}://{request.host}{self.prefix}/start?rd={quote(original, safe='')}"
+        """Where the login starts. A navigation comes back to itself; a script or asset
+        request comes back to the page that loaded it (its Referer), never to itself."""
+        if request.browser:
+            target = f"{app.scheme}://{request.host}{request.uri}"
+        else:
+            target = judge_redirect(request.referer, app) or f"{app.scheme}://{request.host}/"
+        return f"{app.scheme}://{request.host}{self.prefix}/start?rd={quote(target, safe='')}"
 
     async def judge(self, request: ForwardRequest, trace: Trace = None) -> Decision:
-        app = self.index.lookup(request.host)
+        app = self._app(request, trace)
         if app is None:
-            if trace is not None:
-                trace.append(f"app: no app registered for host {request.host}")
             return UnknownHost(request.host)
-        if trace is not None:
-            trace.append(f"app: {app.slug} ({app.mode} mode, {app.external_url})")
-        marker = _marker(request.uri)
-        if marker:
-            _, _, query = request.uri.partition("?")
-            where = f"{app.scheme}://{request.host}{self.prefix}/{marker}"
-            return Redirect(where + ("?" + query if marker == "callback" else ""), marker)
-        rule = prejudge(app, request, trace)
-        if rule is not None and rule.action == "bypass":
-            return Allow(app, None, "bypass rule: no login needed")
-        if rule is not None:
-            return Deny(app, None, "a deny rule matched before login", "")
+        early = self._before_login(app, request, trace)
+        if early is not None:
+            return early
         identity, bad_cookie = await self.identity_for(request.cookie, app)
-        if identity is None:
-            reason = "cookie did not verify" if bad_cookie else "no session cookie"
-            if trace is not None:
-                trace.append(f"session: none ({reason}): login")
-            clear = expire_app_cookie(app) if bad_cookie else ""
-            return Challenge(app, self.start_url(app, request), reason, clear)
-        if trace is not None:
-            trace.append(f"session: user {identity.username}, groups {list(identity.groups)}")
-        return self.judge_identity(app, request, identity, trace)
+        return self._after_login(app, request, identity, bad_cookie, trace)
+
+    def explain(
+        self, request: ForwardRequest, identity: Identity | None, trace: Trace = None
+    ) -> Decision:
+        """The same judgement for a given identity instead of a cookie (``authgate explain``)."""
+        app = self._app(request, trace)
+        if app is None:
+            return UnknownHost(request.host)
+        early = self._before_login(app, request, trace)
+        if early is not None:
+            return early
+        return self._after_login(app, request, identity, False, trace)
 
     def judge_identity(
         self, app: AppView, request: ForwardRequest, identity: Identity, trace: Trace = None
@@ -73,11 +83,68 @@ class Gate:
         rule = prejudge(app, request, trace)
         if rule is not None and rule.action == "deny":
             return Deny(app, identity, "a deny rule matched", "")
+        return self._after_login(app, request, identity, False, trace)
+
+    def _app(self, request: ForwardRequest, trace: Trace) -> AppView | None:
+        _note(
+            trace,
+            f"request: {request.method} {request.host}{request.path} from {request.client_ip}",
+        )
+        app = self.index.lookup(request.host)
+        if app is None:
+            _note(trace, f"app: no app registered for host {request.host}")
+        elif app.host == request.host:
+            _note(trace, f"app: {app.slug} (host {app.host})")
+        else:
+            _note(
+                trace, f"app: {app.slug} (domain mode, {request.host} is under {app.cookie_domain})"
+            )
+        return app
+
+    def _before_login(self, app: AppView, request: ForwardRequest, trace: Trace) -> Decision | None:
+        marker = _marker(request.uri)
+        if marker:
+            _note(trace, f"query marker: authentik {marker}")
+            _, _, query = request.uri.partition("?")
+            where = f"{app.scheme}://{request.host}{self.prefix}/{marker}"
+            return Redirect(where + ("?" + query if marker == "callback" else ""), marker)
+        if request.preflight and app.allow_preflight:
+            _note(trace, "CORS preflight: allowed without a session for this app")
+            return Allow(app, None, "CORS preflight allowed for this app")
+        rule = prejudge(app, request, trace)
+        if rule is not None and rule.action == "bypass":
+            return Allow(
+                app, None, "bypass rule: no login needed", cookie=self._cookie(app, request)
+            )
+        if rule is not None:
+            return Deny(app, None, "a deny rule matched before login", "")
+        return None
+
+    def _after_login(
+        self,
+        app: AppView,
+        request: ForwardRequest,
+        identity: Identity | None,
+        bad_cookie: bool,
+        trace: Trace,
+    ) -> Decision:
+        if identity is None:
+            reason = "cookie did not verify" if bad_cookie else "no session"
+            _note(trace, f"session: none ({reason}): login")
+            clear = expire_app_cookie(app) if bad_cookie else ""
+            return Challenge(app, self.start_url(app, request), reason, clear)
+        _note(
+            trace, f"session: user {identity.username}, groups {', '.join(identity.groups) or '-'}"
+        )
         allowed, reason = judge_with_identity(app, request, identity, trace)
-        if allowed:
-            token = self.tokens.token_for(identity, app) if self.tokens else ""
-            return Allow(app, identity, reason, token)
-        return Deny(app, identity, reason, needs_phrase(app))
+        if not allowed:
+            return Deny(app, identity, reason, needs_phrase(app))
+        token = self.tokens.token_for(identity, app) if self.tokens else ""
+        return Allow(app, identity, reason, token, self._cookie(app, request))
+
+    @staticmethod
+    def _cookie(app: AppView, request: ForwardRequest) -> str | None:
+        return strip_own_cookies(request.cookie) if app.strip_cookie else None
 
     async def identity_for(self, cookie_header: str, app: AppView) -> tuple[Identity | None, bool]:
         """(identity, cookie_was_bad). Fails closed: anything odd is 'no identity'."""

@@ -53,6 +53,8 @@ class AppView:
     bound_users: frozenset[str] = frozenset()
     bound_groups: frozenset[str] = frozenset()
     rules: tuple[Rule, ...] = ()
+    strip_cookie: bool = False  # answer with a Cookie header without authgate's cookies
+    allow_preflight: bool = False  # CORS preflights pass without a session
 
     @property
     def origin(self) -> str:

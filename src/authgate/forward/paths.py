@@ -17,7 +17,8 @@ def split_uri(uri: str) -> tuple[str, str]:
 
 
 def canonical_path(raw: str) -> str | None:
-    """Dot segments resolved, ``//`` merged, unreserved escapes decoded, ``;params`` dropped.
+    """Dot segments resolved, ``//`` merged, unreserved escapes (and encoded slashes)
+    decoded once, backslashes read as slashes, ``;params`` dropped.
 
     None when the path cannot be judged: not absolute, too long, a control byte, or a
     percent sign that does not start a valid escape.
@@ -28,7 +29,7 @@ def canonical_path(raw: str) -> str | None:
         return None
     if raw.count("%") != len(_HEX.findall(raw)):
         return None
-    decoded = _HEX.sub(_decode_unreserved, raw)
+    decoded = _HEX.sub(_decode_unreserved, raw).replace("\\", "/")
     segments: list[str] = []
     for segment in decoded.split("/"):
         name = segment.partition(";")[0]
@@ -44,5 +45,11 @@ def canonical_path(raw: str) -> str | None:
 
 
 def _decode_unreserved(match: re.Match[str]) -> str:
+    """Unreserved characters, and ``/`` and ``\\`` too: an app that decodes ``%2F`` before
+    routing must not see ``/public%2F..%2Fadmin`` as anything but ``/admin``."""
     char = chr(int(match.group(1), 16))
-    return char if char in _UNRESERVED else "%" + match.group(1).upper()
+    if char in _UNRESERVED:
+        return char
+    if char in "/\\":
+        return "/"
+    return "%" + match.group(1).upper()

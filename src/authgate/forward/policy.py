@@ -18,7 +18,7 @@ def rule_matches_request(rule: Rule, request: ForwardRequest) -> bool:
     """Path, method and network conditions (not users or groups)."""
     if rule.path_prefix and not _prefix_match(request.path, rule.path_prefix):
         return False
-    if rule.path_regex is not None and not rule.path_regex.search(request.path):
+    if rule.path_regex is not None and not rule.path_regex.match(request.path):
         return False
     if rule.methods and request.method not in rule.methods:
         return False
@@ -39,18 +39,21 @@ def _prefix_match(path: str, prefix: str) -> bool:
 
 
 def prejudge(app: AppView, request: ForwardRequest, trace: Trace = None) -> Rule | None:
-    """Step 2: the first rule that decides without identity (bypass or deny), if any."""
+    """Step 2: rules judged without identity. The first rule whose path, method and network
+    hold decides when it is ``bypass`` or ``deny``; one that is ``allow`` or names users or
+    groups needs an identity, which ends this step."""
     for position, rule in enumerate(app.rules, 1):
+        if not rule_matches_request(rule, request):
+            if trace is not None:
+                trace.append(f"rule {position} ({rule.describe()}) does not match")
+            continue
         if rule.action == "allow" or rule.needs_identity:
             if trace is not None:
-                trace.append(f"rule {position} ({rule.describe()}) needs identity: stop")
+                trace.append(f"rule {position} ({rule.describe()}) matches, needs a user")
             return None
-        if rule_matches_request(rule, request):
-            if trace is not None:
-                trace.append(f"rule {position} ({rule.describe()}) matches: {rule.action}")
-            return rule
         if trace is not None:
-            trace.append(f"rule {position} ({rule.describe()}) does not match")
+            trace.append(f"rule {position} ({rule.describe()}) matches: {rule.action}")
+        return rule
     return None
 
 
@@ -86,11 +89,16 @@ def judge_with_identity(
     if trace is not None:
         trace.append("bindings: " + ("bound" if app.has_bindings else "none (any signed-in user)"))
     for position, rule in enumerate(app.rules, 1):
+        miss = ""
         if not rule_matches_request(rule, request):
-            continue
-        if rule.users and identity.username not in rule.users:
-            continue
-        if rule.groups and not any(g in rule.groups for g in identity.groups):
+            miss = "does not match"
+        elif (rule.users or rule.groups) and not (
+            identity.username in rule.users or any(g in rule.groups for g in identity.groups)
+        ):
+            miss = f"is not for user {identity.username}"
+        if miss:
+            if trace is not None:
+                trace.append(f"rule {position} ({rule.describe()}) {miss}")
             continue
         if trace is not None:
             trace.append(f"rule {position} ({rule.describe()}) matches: {rule.action}")

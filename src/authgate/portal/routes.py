@@ -4,6 +4,7 @@ app's callback a one-time code; without one it shows the login form first."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -171,15 +172,18 @@ def routes(rt: Runtime) -> list[Route]:
         session = await portal_session(rt, request)
         if session is None:
             return _redirect(f"{public}/login?state={quote(state_token)}")
-        decision = _judge_target(rt, app, state["rd"], request_ip(request, rt.settings), session)
+        trace: list[str] = []
+        ip = request_ip(request, rt.settings)
+        decision = _judge_target(rt, app, state["rd"], ip, session, trace)
         if isinstance(decision, Deny):
             await rt.store.audit(
                 "access_denied",
                 actor=session.identity.username,
                 app=app.slug,
                 subject=state["rd"][:300],
+                ip=ip,
                 decision_id=decision.decision_id,
-                detail=f"portal: {decision.reason}",
+                detail=json.dumps({"dialect": "portal", "reason": decision.reason, "trace": trace}),
             )
             return _page(
                 rt,
@@ -245,7 +249,7 @@ def _state_app(rt: Runtime, state: str) -> AppView | None:
 
 
 def _judge_target(
-    rt: Runtime, app: AppView, target: str, ip: str, session: SessionRecord
+    rt: Runtime, app: AppView, target: str, ip: str, session: SessionRecord, trace: list[str]
 ) -> Deny | None:
     """The same judgement the check will make for ``target``: never issue a code for a URL
     the check would refuse (that is a redirect loop)."""
@@ -254,6 +258,7 @@ def _judge_target(
     try:
         request = build_request(Headers([]), method="GET", host=parts.netloc, uri=uri, client_ip=ip)
     except BadRequest as exc:
+        trace.append(f"target URL cannot be judged: {exc.reason}")
         return Deny(app, session.identity, f"target URL cannot be judged: {exc.reason}", "")
-    decision = rt.gate.judge_identity(app, request, session.identity)
+    decision = rt.gate.judge_identity(app, request, session.identity, trace)
     return decision if isinstance(decision, Deny) else None

@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -65,6 +66,8 @@ class Application(Base):
     external_url: Mapped[str] = mapped_column(String(500))
     mode: Mapped[str] = mapped_column(String(10), default="single")
     cookie_domain: Mapped[str] = mapped_column(String(253), default="")
+    strip_cookie: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    allow_preflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -138,7 +141,7 @@ class AuditEvent(Base):
     subject: Mapped[str] = mapped_column(String(300), default="")
     app: Mapped[str] = mapped_column(String(100), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
-    decision_id: Mapped[str] = mapped_column(String(40), default="")
+    decision_id: Mapped[str] = mapped_column(String(40), default="", index=True)
     detail: Mapped[str] = mapped_column(Text, default="")
 
 

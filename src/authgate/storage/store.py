@@ -57,6 +57,30 @@ class UserInfo:
 
 
 @dataclass(frozen=True)
+class RuleSpec:
+    """A rule as an admin writes it; validated by the CLI, stored as text columns."""
+
+    action: str
+    path_prefix: str = ""
+    path_regex: str = ""
+    methods: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def columns(self) -> dict[str, str]:
+        return {
+            "action": self.action,
+            "path_prefix": self.path_prefix,
+            "path_regex": self.path_regex,
+            "methods": ",".join(m.upper() for m in self.methods),
+            "networks": ",".join(self.networks),
+            "users": ",".join(self.users),
+            "groups": ",".join(self.groups),
+        }
+
+
+@dataclass(frozen=True)
 class SessionInfo:
     id: str
     username: str
@@ -296,6 +320,8 @@ class Store:
         groups: Sequence[str] = (),
         users: Sequence[str] = (),
         skip_paths: Sequence[str] = (),
+        strip_cookie: bool = False,
+        allow_preflight: bool = False,
     ) -> AppView:
         if not SLUG.match(slug):
             raise ConflictError(
@@ -310,6 +336,8 @@ class Store:
                 external_url=url,
                 mode=mode,
                 cookie_domain=cookie_domain,
+                strip_cookie=strip_cookie,
+                allow_preflight=allow_preflight,
                 created_at=now(),
             )
             db.add(app)
@@ -324,6 +352,51 @@ class Store:
                 )
             await self._commit_change(db)
         return await self.get_app(slug)
+
+    async def set_app_options(self, slug: str, **options: bool | str | None) -> AppView:
+        """Change name, URL or switches (strip_cookie, allow_preflight) of an app."""
+        allowed = {"name", "external_url", "strip_cookie", "allow_preflight"}
+        values = {k: v for k, v in options.items() if k in allowed and v is not None}
+        async with self._tx() as db:
+            app_id = await self._app_id(db, slug)
+            if values:
+                await db.execute(
+                    update(m.Application).where(m.Application.id == app_id).values(**values)
+                )
+            await self._commit_change(db)
+        return await self.get_app(slug)
+
+    async def add_rule(self, slug: str, rule: RuleSpec, position: int | None = None) -> int:
+        """Insert a rule at ``position`` (1-based; default last); returns its position."""
+        async with self._tx() as db:
+            app_id = await self._app_id(db, slug)
+            rows = list(
+                await db.scalars(
+                    select(m.AppRule).where(m.AppRule.app_id == app_id).order_by(m.AppRule.position)
+                )
+            )
+            at = len(rows) + 1 if position is None else max(1, min(position, len(rows) + 1))
+            for row in rows:
+                if row.position >= at:
+                    row.position += 1
+            db.add(m.AppRule(app_id=app_id, position=at, **rule.columns()))
+            await self._commit_change(db)
+        return at
+
+    async def delete_rule(self, slug: str, position: int) -> None:
+        async with self._tx() as db:
+            app_id = await self._app_id(db, slug)
+            rows = list(
+                await db.scalars(
+                    select(m.AppRule).where(m.AppRule.app_id == app_id).order_by(m.AppRule.position)
+                )
+            )
+            if not 1 <= position <= len(rows):
+                raise NotFoundError("rule", f"{slug} #{position}")
+            await db.delete(rows[position - 1])
+            for index, row in enumerate(r for i, r in enumerate(rows) if i != position - 1):
+                row.position = index + 1
+            await self._commit_change(db)
 
     async def delete_app(self, slug: str) -> None:
         async with self._tx() as db:
@@ -582,6 +655,19 @@ class Store:
             )
             await db.commit()
 
+    async def audit_many(self, events: list[dict[str, str]]) -> None:
+        at = now()
+        async with self._tx() as db:
+            db.add_all(m.AuditEvent(at=at, **event) for event in events)
+            await db.commit()
+
+    async def find_decision(self, decision_id: str) -> m.AuditEvent | None:
+        async with self._tx() as db:
+            found = await db.scalars(
+                select(m.AuditEvent).where(m.AuditEvent.decision_id == decision_id).limit(1)
+            )
+            return found.first()
+
     async def list_audit(self, limit: int = 100) -> list[m.AuditEvent]:
         async with self._tx() as db:
             rows = await db.scalars(
@@ -610,6 +696,8 @@ def app_view(
         bound_users=bound_users,
         bound_groups=bound_groups,
         rules=rules,
+        strip_cookie=bool(app.strip_cookie),
+        allow_preflight=bool(app.allow_preflight),
     )
 
 

@@ -71,6 +71,7 @@ def _starlette(rt: Runtime) -> Starlette:
                 await task
             with contextlib.suppress(Exception):
                 await rt.store.touch_sessions(rt.sessions.take_touched())
+                await rt.flush_audit()
             await rt.store.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:

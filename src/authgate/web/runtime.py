@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -26,6 +27,7 @@ from authgate.web.pages import security_headers
 
 log = logging.getLogger("authgate")
 STATE_MAX_AGE = 600
+AUDIT_QUEUE_LIMIT = 10_000
 
 
 def write_revision_file(path: Path, value: int) -> None:
@@ -69,6 +71,8 @@ class Runtime:
         )
         self.throttle = Throttle()
         self.page_headers = security_headers(settings.public_origin)
+        self.audit_queue: list[dict[str, str]] = []
+        self.audit_dropped = 0
         self.revision = -1
         self._stamp: tuple[int, int] = (-1, -1)
         self._lock = asyncio.Lock()
@@ -102,6 +106,7 @@ class Runtime:
                 if await self.store.revision() != self.revision:
                     await self.reload()
                 await self.store.touch_sessions(self.sessions.take_touched())
+                await self.flush_audit()
             except Exception as exc:  # the loop must survive a store that comes and goes
                 log.warning("store sync failed: %s", exc)
 
@@ -159,20 +164,41 @@ class Runtime:
             command=f"authgate app add <slug> --url http://{decision.host}",
         ).encode()
 
-    async def audit_decision(
-        self, decision: Decision, request: ForwardRequest | None, dialect: str
+    def audit_decision(
+        self, decision: Decision, request: ForwardRequest | None, dialect: str, trace: list[str]
     ) -> None:
-        if not isinstance(decision, Deny):
-            return
-        try:
-            await self.store.audit(
-                "access_denied",
-                actor=decision.identity.username if decision.identity else "",
-                app=decision.app.slug,
-                subject=f"{request.method} {request.host}{request.path}" if request else "",
-                ip=request.client_ip if request else "",
-                decision_id=decision.decision_id,
-                detail=f"{dialect}: {decision.reason}",
-            )
-        except Exception as exc:
-            log.warning("audit write failed: %s", exc)
+        """Queue a decision for the audit log; the sync loop writes the queue in batches."""
+        identity = getattr(decision, "identity", None)
+        app = getattr(decision, "app", None)
+        event = {
+            "event": _EVENTS.get(type(decision).__name__, "decision"),
+            "actor": identity.username if identity is not None else "",
+            "app": app.slug if app is not None else "",
+            "subject": f"{request.method} {request.host}{request.path}"[:300] if request else "",
+            "ip": request.client_ip if request else "",
+            "decision_id": getattr(decision, "decision_id", ""),
+            "detail": json.dumps(
+                {"dialect": dialect, "reason": getattr(decision, "reason", ""), "trace": trace}
+            ),
+        }
+        if len(self.audit_queue) < AUDIT_QUEUE_LIMIT:
+            self.audit_queue.append(event)
+        else:
+            self.audit_dropped += 1
+
+    async def flush_audit(self) -> None:
+        queue, self.audit_queue = self.audit_queue, []
+        if queue:
+            await self.store.audit_many(queue)
+        if self.audit_dropped:
+            log.warning("audit queue overflowed: %d decisions not recorded", self.audit_dropped)
+            self.audit_dropped = 0
+
+
+_EVENTS = {
+    "Deny": "access_denied",
+    "Challenge": "login_required",
+    "UnknownHost": "unknown_host",
+    "Invalid": "bad_request",
+    "Redirect": "flow_marker",
+}

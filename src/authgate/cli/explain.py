@@ -1,0 +1,169 @@
+"""``authgate explain``: why a request would be (or was) allowed, sent to login or denied."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from authgate.cli.context import emit, json_option, run_store
+from authgate.config.secret import Secret
+from authgate.forward.apps import AppIndex
+from authgate.forward.context import BadRequest, ForwardRequest, Headers, build_request
+from authgate.forward.cookies import CookieSigner
+from authgate.forward.decision import Decision
+from authgate.forward.gate import Gate
+from authgate.forward.model import Identity
+from authgate.forward.sessions import SessionCache
+from authgate.storage.store import Store
+
+
+def _fail(message: str) -> None:
+    click.echo(f"authgate: {message}", err=True)
+    sys.exit(2)
+
+
+def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        _fail(f"--url {url!r} is not an absolute http(s) URL")
+    host, slash, path = rest.partition("/")
+    try:
+        return build_request(
+            Headers([]), method=method, host=host, uri=slash + path or "/", client_ip=ip
+        )
+    except BadRequest as exc:
+        print_refusal(url, exc.reason)
+        sys.exit(1)
+
+
+def print_refusal(url: str, reason: str) -> None:
+    click.echo(f"request: {url}\noutcome: bad request (400; 401 on auth/nginx): {reason}")
+
+
+def outcome(decision: Decision) -> str:
+    return {
+        "Allow": "allow",
+        "Challenge": "login",
+        "Deny": "deny",
+        "UnknownHost": "unknown host",
+        "Invalid": "bad request",
+        "Redirect": "redirect",
+    }[type(decision).__name__]
+
+
+@click.command()
+@click.option("--url", default="", help="The URL a browser would open.")
+@click.option("--user", "username", default="", help="Judge as this user (signed in).")
+@click.option("--anonymous", is_flag=True, help="Judge without a session (the default).")
+@click.option("--method", default="GET", show_default=True)
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Client address.")
+@click.option("--decision", "decision_id", default="", help="Show a past decision by its id.")
+@json_option
+@click.pass_context
+def explain(
+    ctx: click.Context,
+    url: str,
+    username: str,
+    anonymous: bool,
+    method: str,
+    ip: str,
+    decision_id: str,
+    as_json: bool,
+) -> None:
+    """Explain a decision: the canonical request, the app, each rule tried, the outcome."""
+    if decision_id:
+        show_decision(ctx, decision_id, as_json)
+        return
+    if not url:
+        _fail("give --url URL (or --decision ID)")
+    if username and anonymous:
+        _fail("--user and --anonymous exclude each other")
+    request = parse_url(url, method, ip)
+
+    async def act(store: Store) -> tuple[Decision, list[str]]:
+        identity = None
+        if username:
+            user = await store.get_user(username)
+            if user.disabled:
+                _fail(f"user {username} is disabled: every request of theirs goes to login")
+            identity = Identity(
+                "explain", "", user.id, user.uid, user.username, user.email, user.name, user.groups
+            )
+
+        async def no_sessions(_: str) -> None:
+            return None
+
+        signer = CookieSigner([Secret("unused")], "explain")
+        gate = Gate(AppIndex(await store.load_apps()), SessionCache(no_sessions, 0), signer, "")
+        trace: list[str] = []
+        return gate.explain(request, identity, trace), trace
+
+    decision, trace = run_store(ctx, act)
+    data = {
+        "request": {
+            "method": request.method,
+            "host": request.host,
+            "path": request.path,
+            "client_ip": request.client_ip,
+        },
+        "outcome": outcome(decision),
+        "reason": getattr(decision, "reason", ""),
+        "trace": trace,
+    }
+    emit(as_json, data, lambda: _text(data))
+
+
+def _text(data: dict[str, object]) -> str:
+    trace = data["trace"]
+    assert isinstance(trace, list)
+    lines = [f"  {i}. {step}" for i, step in enumerate(trace, 1)]
+    return "\n".join([*lines, f"outcome: {data['outcome']} ({data['reason']})"])
+
+
+def show_decision(ctx: click.Context, decision_id: str, as_json: bool) -> None:
+    event = run_store(ctx, lambda store: store.find_decision(decision_id.strip()))
+    if event is None:
+        click.echo(
+            f"authgate: no decision {decision_id!r} in the audit log (decisions are written "
+            "within a second or two; ids are shown on the deny page and in the log)",
+            err=True,
+        )
+        sys.exit(1)
+    try:
+        detail = json.loads(event.detail)
+    except ValueError:
+        detail = {"reason": event.detail, "trace": []}
+    data = {
+        "decision": event.decision_id,
+        "at": event.at.isoformat(),
+        "event": event.event,
+        "user": event.actor,
+        "app": event.app,
+        "request": event.subject,
+        "client_ip": event.ip,
+        **detail,
+    }
+    emit(as_json, data, lambda: _decision_text(data))
+
+
+def _decision_text(data: dict[str, object]) -> str:
+    head = [
+        f"{k}: {data[k]}"
+        for k in (
+            "decision",
+            "at",
+            "event",
+            "user",
+            "app",
+            "request",
+            "client_ip",
+            "dialect",
+            "reason",
+        )
+        if data.get(k)
+    ]
+    trace = data.get("trace") or []
+    assert isinstance(trace, list)
+    return "\n".join([*head, "trace:", *(f"  {i}. {s}" for i, s in enumerate(trace, 1))])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,6 +16,7 @@ import pytest
 from authgate.accounts.passwords import hash_password
 from authgate.config import load_settings
 from authgate.storage.migrate import upgrade
+from authgate.storage.store import Store
 from authgate.web.app import AuthgateApp, create_app
 from authgate.web.runtime import Runtime
 
@@ -74,13 +77,26 @@ def parse_form(html: str) -> dict[str, str]:
     return {k: v.replace("&amp;", "&") for k, v in fields.items()}
 
 
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A migrated database and one password hash, made once and copied into each test."""
+    path = tmp_path_factory.mktemp("template") / "authgate.db"
+
+    async def migrate() -> None:
+        store = Store(f"sqlite+aiosqlite:///{path}")
+        await upgrade(store.engine)
+        await store.close()
+
+    asyncio.run(migrate())
+    return path, hash_password(PASSWORD)
+
+
+async def build_harness(tmp_path: Path, template: tuple[Path, str]) -> Harness:
+    shutil.copy(template[0], tmp_path / "authgate.db")
     settings = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_PUBLIC_URL": PUBLIC})
     runtime = Runtime(settings)
-    await upgrade(runtime.store.engine)
     store = runtime.store
-    pw = hash_password(PASSWORD)
+    pw = template[1]
     await store.add_user(
         "alice", email="alice@x.test", name="Alice A", password_hash=pw, groups=["staff"]
     )
@@ -92,6 +108,30 @@ async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     await runtime.reload()
     app = create_app(settings, runtime)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
-    async with httpx.AsyncClient(transport=transport) as client:
-        yield Harness(app, runtime, client)
-    await store.close()
+    return Harness(app, runtime, httpx.AsyncClient(transport=transport))
+
+
+async def close_harness(harness: Harness) -> None:
+    await harness.client.aclose()
+    await harness.runtime.store.close()
+
+
+@pytest.fixture
+async def harness(tmp_path: Path, template_db: tuple[Path, str]) -> AsyncIterator[Harness]:
+    built = await build_harness(tmp_path, template_db)
+    yield built
+    await close_harness(built)
+
+
+@pytest.fixture
+def sync_harness(tmp_path: Path, template_db: tuple[Path, str]) -> Iterator[Harness]:
+    """The same app for plain (non-async) tests that drive their own event loop."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    built = loop.run_until_complete(build_harness(tmp_path, template_db))
+    try:
+        yield built
+    finally:
+        loop.run_until_complete(close_harness(built))
+        loop.close()
+        asyncio.set_event_loop(None)

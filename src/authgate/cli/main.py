@@ -17,6 +17,9 @@ SUBCOMMANDS = {
     "app": ("authgate.cli.apps", "app"),
     "session": ("authgate.cli.sessions", "session"),
     "explain": ("authgate.cli.explain", "explain"),
+    "manifests": ("authgate.cli.manifests", "manifests"),
+    "apply": ("authgate.cli.statefile", "apply"),
+    "export": ("authgate.cli.statefile", "export"),
 }
 
 

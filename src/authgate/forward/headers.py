@@ -35,7 +35,9 @@ IDENTITY_HEADERS = (
 
 def _safe(value: str) -> bytes:
     """Header-safe bytes: no CR, LF or other control characters can split the answer."""
-    return "".join(ch for ch in value if ch.isprintable()).encode("utf-8", "replace")
+    if not value.isprintable():
+        value = "".join(ch for ch in value if ch.isprintable())
+    return value.encode("utf-8", "replace")
 
 
 def identity_headers(

@@ -39,7 +39,7 @@ def write_revision_file(path: Path, value: int) -> None:
         os.replace(tmp, path)
 
 
-def _stamp(path: Path) -> tuple[int, int]:
+def _stamp(path: str) -> tuple[int, int]:
     try:
         st = os.stat(path)
     except OSError:
@@ -74,6 +74,7 @@ class Runtime:
         self.audit_queue: list[dict[str, str]] = []
         self.audit_dropped = 0
         self.revision = -1
+        self._revision_file = str(settings.revision_file)
         self._stamp: tuple[int, int] = (-1, -1)
         self._lock = asyncio.Lock()
 
@@ -83,13 +84,13 @@ class Runtime:
 
     async def refresh(self) -> None:
         """Per check: one stat of the revision file; reload only when it moved."""
-        stamp = _stamp(self.settings.revision_file)
+        stamp = _stamp(self._revision_file)
         if stamp != self._stamp:
             await self.reload(stamp)
 
     async def reload(self, stamp: tuple[int, int] | None = None) -> None:
         async with self._lock:
-            stamp = stamp or _stamp(self.settings.revision_file)
+            stamp = stamp or _stamp(self._revision_file)
             revision = await self.store.revision()
             apps = await self.store.load_apps()
             self.gate.index = AppIndex(apps)

@@ -1,0 +1,196 @@
+"""``authgate manifests``: ready-to-apply proxy configuration for one app."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from authgate.cli.context import emit, json_option, run_store
+
+#: flags that only some targets take: flag -> (is it set?, targets that take it)
+K8S = ("ingress-nginx", "traefik", "traefik-legacy", "envoy-gateway", "traefik-gateway")
+FLAG_TARGETS: dict[str, tuple[str, ...]] = {
+    "--service": K8S,
+    "--namespace": K8S,
+    "--legacy-endpoints": K8S,
+    "--tls-secret": ("ingress-nginx", "traefik", "traefik-legacy"),
+    "--cert-resolver": ("traefik", "traefik-legacy", "traefik-file"),
+    "--ingress-class": ("ingress-nginx",),
+    "--gateway": ("envoy-gateway", "traefik-gateway"),
+    "--entry-point": ("traefik", "traefik-legacy", "traefik-file"),
+    "--middleware-namespace": ("traefik", "traefik-legacy"),
+    "--listen": ("nginx", "caddy"),
+    "--tls-cert": ("nginx",),
+    "--tls-key": ("nginx",),
+}
+
+
+def _fail(message: str) -> None:
+    click.echo(f"authgate: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command("manifests")
+@click.argument("slug", required=False)
+@click.option(
+    "--target",
+    "target_name",
+    help="ingress-nginx, traefik, traefik-legacy, "
+    "envoy-gateway, traefik-gateway, nginx, traefik-file or caddy.",
+)
+@click.option("--url", help="The app's external URL; without it the app comes from the store.")
+@click.option("--namespace", help="Kubernetes namespace of the app's objects (default: default).")
+@click.option("--service", help="The app's in-cluster Service, NAME:PORT.")
+@click.option(
+    "--backend",
+    help="The app's address: IP:PORT off-cluster, HOST:PORT for nginx, Caddy, traefik-file.",
+)
+@click.option(
+    "--auth-service",
+    help="Where the proxy reaches authgate (default: "
+    "http://authgate.authgate.svc.cluster.local:9000; http://127.0.0.1:9000 without "
+    "Kubernetes).",
+)
+@click.option("--tls-secret", default="", help="Kubernetes TLS Secret for the app's host.")
+@click.option("--cert-resolver", default="", help="Traefik certificate resolver.")
+@click.option("--ingress-class", help="ingressClassName (default: nginx).")
+@click.option("--legacy-endpoints", is_flag=True, help="Write Endpoints, not an EndpointSlice.")
+@click.option("--gateway", help="The Gateway the routes attach to, [NAMESPACE/]NAME.")
+@click.option("--entry-point", help="Traefik entry point (default: websecure for https, web).")
+@click.option("--middleware-namespace", help="Namespace of the shared Traefik Middleware.")
+@click.option("--listen", help="nginx/Caddy: [ADDRESS:]PORT to listen on.")
+@click.option("--tls-cert", default="", help="nginx: certificate file for an https app.")
+@click.option("--tls-key", default="", help="nginx: key file for an https app.")
+@click.option("--middleware", is_flag=True, help="Print the shared Traefik Middleware once.")
+@json_option
+@click.pass_context
+def manifests(
+    ctx: click.Context,
+    /,
+    slug: str | None,
+    target_name: str | None,
+    url: str | None,
+    middleware: bool,
+    as_json: bool,
+    **flags: Any,
+) -> None:
+    """Print proxy configuration for app SLUG (or the shared Traefik --middleware)."""
+    from authgate.deploy.spec import SpecError
+    from authgate.deploy.targets import TARGETS
+
+    if middleware:
+        name = target_name or "traefik"
+        if name not in ("traefik", "traefik-legacy") or slug or url:
+            _fail(
+                "--middleware prints the shared Traefik Middleware: no SLUG, --url or "
+                "--target other than traefik/traefik-legacy"
+            )
+        try:
+            text = _middleware(name == "traefik-legacy", flags)
+        except SpecError as exc:
+            _fail(str(exc))
+        emit(as_json, {"target": name, "middleware": True, "text": text}, text.rstrip("\n"))
+        return
+    if not slug:
+        _fail("name the app: authgate manifests SLUG --target TARGET (or --middleware)")
+    assert slug is not None
+    if target_name not in TARGETS:
+        given = f"unknown --target {target_name!r}" if target_name else "--target is required"
+        _fail(f"{given}; one of: {', '.join(TARGETS)}")
+    assert target_name is not None
+    _check_flags(target_name, flags)
+    external_url = url or _stored_url(ctx, slug)
+    try:
+        text = _render(target_name, slug, external_url, flags)
+    except SpecError as exc:
+        _fail(str(exc))
+    emit(as_json, {"app": slug, "target": target_name, "text": text}, text.rstrip("\n"))
+
+
+def _check_flags(target: str, flags: dict[str, Any]) -> None:
+    for flag, targets in FLAG_TARGETS.items():
+        value = flags[flag.lstrip("-").replace("-", "_")]
+        if value and target not in targets:
+            _fail(f"{flag} does not apply to --target {target} (only {', '.join(targets)})")
+    if flags["service"] and flags["backend"]:
+        _fail("give either --service NAME:PORT or --backend IP:PORT, not both")
+    if flags["legacy_endpoints"] and not flags["backend"]:
+        _fail("--legacy-endpoints applies to an off-cluster --backend IP:PORT")
+
+
+def _stored_url(ctx: click.Context, slug: str) -> str:
+    async def action(store: Any) -> str | None:
+        apps = await store.load_apps()
+        return next((a.external_url for a in apps if a.slug == slug), None)
+
+    found = run_store(ctx, action)
+    if found is None:
+        _fail(f"no app named {slug!r} (see authgate app list, or give --url URL)")
+    assert found is not None
+    return found
+
+
+def _render(target: str, slug: str, url: str, flags: dict[str, Any]) -> str:
+    from authgate.deploy import spec as s
+    from authgate.deploy.targets import TARGETS
+
+    kube = TARGETS[target].kubernetes
+    if kube:
+        s.check_k8s_name(slug, "SLUG")
+    default_auth = s.DEFAULT_AUTH_SERVICE if kube else s.DEFAULT_LOCAL_AUTH_SERVICE
+    backend = None
+    if flags["service"]:
+        backend = s.parse_service(flags["service"])
+    elif flags["backend"]:
+        backend = s.parse_backend(flags["backend"], ip_only=kube)
+    spec = s.Spec(
+        app=s.parse_app(slug, url),
+        auth=s.parse_auth_service(flags["auth_service"] or default_auth),
+        backend=backend,
+        namespace=s.check_k8s_name(flags["namespace"] or "default", "--namespace"),
+        tls_secret=flags["tls_secret"] and s.check_k8s_name(flags["tls_secret"], "--tls-secret"),
+        cert_resolver=flags["cert_resolver"]
+        and s.check_safe(flags["cert_resolver"], "--cert-resolver"),
+        ingress_class=s.check_k8s_name(flags["ingress_class"] or "nginx", "--ingress-class"),
+        legacy_endpoints=flags["legacy_endpoints"],
+        gateway=_gateway(flags["gateway"]),
+        entry_point=flags["entry_point"] and s.check_safe(flags["entry_point"], "--entry-point"),
+        listen=s.parse_listen(flags["listen"]) if flags["listen"] else None,
+        middleware_namespace=flags["middleware_namespace"]
+        and s.check_k8s_name(flags["middleware_namespace"], "--middleware-namespace"),
+        tls_cert=flags["tls_cert"] and s.check_safe(flags["tls_cert"], "--tls-cert"),
+        tls_key=flags["tls_key"] and s.check_safe(flags["tls_key"], "--tls-key"),
+    )
+    return TARGETS[target].render(spec)
+
+
+def _gateway(value: str | None) -> str:
+    from authgate.deploy.spec import check_k8s_name
+
+    if not value:
+        return ""
+    namespace, _, name = value.rpartition("/")
+    if namespace:
+        check_k8s_name(namespace, "--gateway")
+    check_k8s_name(name, "--gateway")
+    return value
+
+
+def _middleware(legacy: bool, flags: dict[str, Any]) -> str:
+    from authgate.deploy import spec as s
+    from authgate.deploy.targets import render_middleware
+
+    for flag in ("service", "backend", "tls_secret", "cert_resolver", "listen", "gateway"):
+        if flags[flag]:
+            _fail(f"--{flag.replace('_', '-')} does not apply to --middleware")
+    auth = s.parse_auth_service(flags["auth_service"] or s.DEFAULT_AUTH_SERVICE)
+    ref = auth.service_ref()
+    namespace = flags["namespace"] or (ref[1] if ref else "default")
+    spec = s.Spec(
+        app=s.App("authgate", "http", "authgate"),
+        auth=auth,
+        namespace=s.check_k8s_name(namespace, "--namespace"),
+    )
+    return render_middleware(spec, legacy=legacy)

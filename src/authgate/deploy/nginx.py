@@ -1,0 +1,163 @@
+"""Plain nginx (no Kubernetes): one ``server`` block with ``auth_request``, in the shape
+ingress-nginx renders seed 1, for a file included in the ``http {}`` context."""
+
+from __future__ import annotations
+
+import re
+
+from authgate.deploy import conf
+from authgate.deploy.conf import Blank, Comment, Item, block, d
+from authgate.deploy.spec import OUTPOST, Spec, SpecError
+from authgate.forward.headers import IDENTITY_HEADERS
+
+AUTH_LOCATION = "/_authgate/auth"
+
+
+def _var(spec: Spec, name: str) -> str:
+    return f"$authgate_{re.sub(r'[^a-z0-9]', '_', spec.name)}_{name}"
+
+
+def _listen(spec: Spec) -> list[Item]:
+    port = spec.listen.port if spec.listen else spec.app.port
+    address = f"{spec.listen.hostport}" if spec.listen and spec.listen.host else str(port)
+    if not spec.app.secure:
+        return [d("listen", address), d("server_name", spec.app.hostname)]
+    host = spec.app.hostname
+    return [
+        d("listen", address, "ssl"),
+        d("server_name", host),
+        d(
+            "ssl_certificate",
+            spec.tls_cert or f"/etc/nginx/tls/{host}.crt",
+            comment="the app's certificate and key (--tls-cert, --tls-key)",
+        ),
+        d("ssl_certificate_key", spec.tls_key or f"/etc/nginx/tls/{host}.key"),
+    ]
+
+
+def _forwarded() -> list[Item]:
+    return [
+        d("proxy_set_header", "X-Forwarded-For", "$proxy_add_x_forwarded_for"),
+        d("proxy_set_header", "X-Forwarded-Proto", "$scheme"),
+        d("proxy_set_header", "X-Real-IP", "$remote_addr"),
+    ]
+
+
+def _auth_location(spec: Spec) -> Item:
+    return block(
+        "location",
+        "=",
+        AUTH_LOCATION,
+        comment="The check: nginx sends only what is set here (no body, the original URL).",
+        body=[
+            d("internal"),
+            d("proxy_pass", spec.auth.url(f"{OUTPOST}/auth/nginx")),
+            d("proxy_pass_request_body", "off"),
+            d("proxy_set_header", "Content-Length", ""),
+            d("proxy_set_header", "X-Original-URL", "$scheme://$http_host$request_uri"),
+            d("proxy_set_header", "X-Original-Method", "$request_method"),
+            d("proxy_set_header", "X-Forwarded-Host", "$http_host"),
+            d("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
+            d("proxy_set_header", "X-Real-IP", "$remote_addr"),
+        ],
+    )
+
+
+def _outpost_location(spec: Spec) -> Item:
+    return block(
+        "location",
+        f"{OUTPOST}/",
+        comment="The login flow (start, callback, sign_out) goes to authgate unprotected.",
+        body=[
+            d("proxy_pass", spec.auth.origin),
+            d("proxy_set_header", "Host", "$http_host"),
+            d("proxy_set_header", "X-Forwarded-Host", "$http_host"),
+            *_forwarded(),
+        ],
+    )
+
+
+def _app_location(spec: Spec) -> Item:
+    assert spec.backend is not None
+    cookie = _var(spec, "cookie")
+    headers: list[Item] = []
+    for i, name in enumerate(IDENTITY_HEADERS):
+        value = _var(spec, f"h{i}")
+        upstream = "$upstream_http_" + name.lower().replace("-", "_")
+        headers += [d("auth_request_set", value, upstream), d("proxy_set_header", name, value)]
+    return block(
+        "location",
+        "/",
+        comment="The app: every request is checked first.",
+        body=[
+            d("auth_request", AUTH_LOCATION),
+            d("auth_request_set", cookie, "$upstream_http_set_cookie"),
+            d("add_header", "Set-Cookie", cookie),
+            d("error_page", 401, "=", "@authgate_signin"),
+            Blank(),
+            Comment(
+                "every identity header, copied from authgate's answer (a client's own is replaced)"
+            ),
+            *headers,
+            Blank(),
+            d("proxy_pass", f"http://{spec.backend.hostport}"),
+            d("proxy_http_version", "1.1"),
+            d("proxy_set_header", "Host", "$http_host"),
+            d("proxy_set_header", "Upgrade", "$http_upgrade"),
+            d("proxy_set_header", "Connection", _var(spec, "connection")),
+            *_forwarded(),
+        ],
+    )
+
+
+def _signin_location(spec: Spec) -> Item:
+    return block(
+        "location",
+        "@authgate_signin",
+        comment="Not signed in (401): to the login, with the original URI as rd.",
+        body=[
+            d("internal"),
+            d("add_header", "Set-Cookie", _var(spec, "cookie")),
+            d("return", 302, f"{spec.app.signin_url}?rd=$request_uri"),
+        ],
+    )
+
+
+def items(spec: Spec) -> list[Item]:
+    if spec.backend is None:
+        raise SpecError("give the app's upstream: --backend HOST:PORT")
+    if spec.tls_secret or spec.cert_resolver:
+        raise SpecError("--tls-secret and --cert-resolver are not for nginx; see --tls-cert")
+    connection = _var(spec, "connection")
+    return [
+        Comment(
+            f"authgate forward auth for app {spec.name} ({spec.app.origin}).\n"
+            "Include this file in nginx's http {} context; check it with nginx -t."
+        ),
+        block(
+            "map",
+            "$http_upgrade",
+            connection,
+            body=[d("default", "upgrade"), d("''", "close")],
+            comment="WebSocket upgrades pass through to the app",
+        ),
+        Blank(),
+        block(
+            "server",
+            body=[
+                *_listen(spec),
+                Blank(),
+                _outpost_location(spec),
+                Blank(),
+                _auth_location(spec),
+                Blank(),
+                _app_location(spec),
+                Blank(),
+                _signin_location(spec),
+            ],
+        ),
+    ]
+
+
+def render(spec: Spec) -> str:
+    return conf.render(items(spec), conf.NGINX)

@@ -1,0 +1,226 @@
+"""The state file: typed, validated on reading (every problem at once), written back in
+the same shape.
+
+```yaml
+groups: [admins, staff]
+users:
+  alice: {email: alice@example.com, name: Alice, groups: [staff]}
+apps:
+  grafana: {url: https://grafana.example.com, groups: [staff], skip_paths: ["^/api/health$"]}
+```
+
+Passwords are never written; ``password_hash:`` (argon2id) may be given to ``apply``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from authgate.errors import ConfigError
+from authgate.forward.hosts import canonical_host, within_domain
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
+USER_KEYS = {"email", "name", "groups", "disabled", "password_hash"}
+APP_KEYS = {"url", "name", "mode", "cookie_domain", "groups", "users", "skip_paths"}
+
+
+@dataclass(frozen=True)
+class UserState:
+    email: str = ""
+    name: str = ""
+    groups: tuple[str, ...] = ()
+    disabled: bool = False
+    password_hash: str | None = None  # only when the file gives one; never exported
+
+
+@dataclass(frozen=True)
+class AppState:
+    url: str
+    name: str = ""
+    mode: str = "single"
+    cookie_domain: str = ""
+    groups: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    skip_paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class State:
+    groups: tuple[str, ...] = ()
+    users: Mapping[str, UserState] = field(default_factory=dict)
+    apps: Mapping[str, AppState] = field(default_factory=dict)
+
+    def all_groups(self) -> set[str]:
+        """The groups named anywhere: listed, joined by a user, or bound to an app."""
+        named = set(self.groups)
+        for user in self.users.values():
+            named.update(user.groups)
+        for app in self.apps.values():
+            named.update(app.groups)
+        return named
+
+
+class _Reader:
+    """Collects every problem while reading, so the file is fixed in one go."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, where: str, text: str) -> None:
+        self.problems.append(f"{where}: {text}")
+
+    def mapping(self, value: Any, where: str) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(where, "must be a mapping")
+            return {}
+        return {str(k): v for k, v in value.items()}
+
+    def names(self, value: Any, where: str, pattern: re.Pattern[str] = NAME) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, list):
+            self.problem(where, "must be a list")
+            return ()
+        out = []
+        for item in value:
+            if not isinstance(item, str) or not pattern.match(item):
+                self.problem(where, f"{item!r} is not a valid name")
+            elif item not in out:
+                out.append(item)
+        return tuple(out)
+
+    def text(self, value: Any, where: str) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            self.problem(where, "must be a string")
+            return ""
+        return value
+
+    def unknown_keys(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
+        for k in sorted(set(data) - allowed):
+            self.problem(where, f"unknown key {k!r} (known: {', '.join(sorted(allowed))})")
+
+
+def _user(r: _Reader, name: str, raw: Any) -> UserState:
+    where = f"users.{name}"
+    if not NAME.match(name):
+        r.problem(where, "is not a valid user name")
+    data = r.mapping(raw, where)
+    r.unknown_keys(data, USER_KEYS, where)
+    disabled = data.get("disabled", False)
+    if not isinstance(disabled, bool):
+        r.problem(f"{where}.disabled", "must be true or false")
+        disabled = False
+    password_hash = r.text(data.get("password_hash"), f"{where}.password_hash") or None
+    if password_hash and not password_hash.startswith("$argon2"):
+        r.problem(f"{where}.password_hash", "must be an argon2 hash ($argon2id$...)")
+    return UserState(
+        email=r.text(data.get("email"), f"{where}.email"),
+        name=r.text(data.get("name"), f"{where}.name"),
+        groups=r.names(data.get("groups"), f"{where}.groups"),
+        disabled=disabled,
+        password_hash=password_hash,
+    )
+
+
+def _app(r: _Reader, slug: str, raw: Any) -> AppState:
+    where = f"apps.{slug}"
+    if not SLUG.match(slug):
+        r.problem(where, "is not a valid slug (lower-case letters, digits and -)")
+    data = r.mapping(raw, where)
+    r.unknown_keys(data, APP_KEYS, where)
+    url = origin(r.text(data.get("url"), f"{where}.url"))
+    if url is None:
+        r.problem(f"{where}.url", "must be an absolute http(s) URL such as https://app.example.com")
+    mode = data.get("mode", "single")
+    domain = r.text(data.get("cookie_domain"), f"{where}.cookie_domain").strip(".").lower()
+    if mode not in ("single", "domain"):
+        r.problem(f"{where}.mode", "must be single or domain")
+    elif mode == "domain" and (not domain or canonical_host(domain) != domain):
+        r.problem(f"{where}.cookie_domain", "mode domain needs a cookie_domain such as example.com")
+    elif mode == "domain" and url and not within_domain(urlsplit(url).hostname or "", domain):
+        r.problem(f"{where}.cookie_domain", "the app's host must lie within it")
+    elif mode == "single" and domain:
+        r.problem(f"{where}.cookie_domain", "only applies with mode: domain")
+    skip = r.names(data.get("skip_paths"), f"{where}.skip_paths", re.compile(r".+"))
+    for regex in skip:
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            r.problem(f"{where}.skip_paths", f"{regex!r} is not a valid regular expression: {exc}")
+    return AppState(
+        url=url or "",
+        name=r.text(data.get("name"), f"{where}.name"),
+        mode=str(mode),
+        cookie_domain=domain,
+        groups=r.names(data.get("groups"), f"{where}.groups"),
+        users=r.names(data.get("users"), f"{where}.users"),
+        skip_paths=skip,
+    )
+
+
+def origin(url: str) -> str | None:
+    parts = urlsplit(url.strip())
+    host = canonical_host(parts.netloc) if parts.netloc and "@" not in parts.netloc else None
+    if parts.scheme not in ("http", "https") or host is None:
+        return None
+    return f"{parts.scheme}://{host}"
+
+
+def parse_state(text: str) -> State:
+    """The state in ``text``; ConfigError listing every problem when it is not usable."""
+    try:
+        raw = YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        raise ConfigError([f"not valid YAML: {str(exc).splitlines()[0]}"]) from exc
+    r = _Reader()
+    data = r.mapping(raw, "the file")
+    r.unknown_keys(data, {"groups", "users", "apps"}, "the file")
+    state = State(
+        groups=r.names(data.get("groups"), "groups"),
+        users={
+            str(k): _user(r, str(k), v) for k, v in r.mapping(data.get("users"), "users").items()
+        },
+        apps={str(k): _app(r, str(k), v) for k, v in r.mapping(data.get("apps"), "apps").items()},
+    )
+    for slug, app in state.apps.items():
+        for user in app.users:
+            if user not in state.users:
+                r.problem(f"apps.{slug}.users", f"{user!r} is not among the file's users")
+    if r.problems:
+        raise ConfigError(r.problems)
+    return state
+
+
+def state_data(state: State) -> dict[str, Any]:
+    """The state as plain data, leaving out what is empty or the default."""
+
+    def user(u: UserState) -> dict[str, Any]:
+        out: dict[str, Any] = {"email": u.email, "name": u.name, "groups": list(u.groups)}
+        if u.disabled:
+            out["disabled"] = True
+        return {k: v for k, v in out.items() if v not in ("", [])}
+
+    def app(a: AppState) -> dict[str, Any]:
+        out: dict[str, Any] = {"url": a.url, "name": a.name}
+        if a.mode != "single":
+            out["mode"], out["cookie_domain"] = a.mode, a.cookie_domain
+        out.update(groups=list(a.groups), users=list(a.users), skip_paths=list(a.skip_paths))
+        return {k: v for k, v in out.items() if v not in ("", [])}
+
+    return {
+        "groups": sorted(state.groups),
+        "users": {name: user(u) for name, u in sorted(state.users.items())},
+        "apps": {slug: app(a) for slug, a in sorted(state.apps.items())},
+    }

@@ -1,0 +1,122 @@
+"""What ``apply`` would change: the store's state against the file's, as a list of changes.
+
+Pure: no store, no I/O. Objects the file names are made to match it exactly (fields,
+memberships, bindings, skip paths); objects it does not name are deleted only with
+``prune``. Group ``admins`` never loses its last member: the plan keeps one instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from authgate.statefile.model import AppState, State, UserState
+
+ADMINS = "admins"
+
+
+@dataclass(frozen=True)
+class Change:
+    action: str  # add | update | delete | keep
+    kind: str  # group | user | app
+    name: str
+    details: tuple[str, ...] = ()
+    user: UserState | None = None
+    app: AppState | None = None
+
+    def describe(self) -> str:
+        sign = {"add": "+", "update": "~", "delete": "-", "keep": "="}[self.action]
+        tail = f": {'; '.join(self.details)}" if self.details else ""
+        return f"{sign} {self.kind} {self.name}{tail}"
+
+    def as_data(self) -> dict[str, object]:
+        return {
+            "action": self.action,
+            "kind": self.kind,
+            "name": self.name,
+            "details": list(self.details),
+        }
+
+
+def _set_diff(label: str, old: tuple[str, ...], new: tuple[str, ...]) -> list[str]:
+    added = [f"+{x}" for x in new if x not in old]
+    removed = [f"-{x}" for x in old if x not in new]
+    return [f"{label} {' '.join(added + removed)}"] if added or removed else []
+
+
+def _field(label: str, old: object, new: object) -> list[str]:
+    return [f"{label} {old!r} -> {new!r}"] if old != new else []
+
+
+def _user_details(old: UserState, new: UserState) -> list[str]:
+    details = _field("email", old.email, new.email) + _field("name", old.name, new.name)
+    details += _set_diff("groups", old.groups, new.groups)
+    if old.disabled != new.disabled:
+        details.append("disabled" if new.disabled else "enabled")
+    if new.password_hash and new.password_hash != old.password_hash:
+        details.append("password hash replaced")
+    return details
+
+
+def _app_details(slug: str, old: AppState, new: AppState) -> list[str]:
+    details = _field("url", old.url, new.url)
+    details += _field("name", old.name or slug, new.name or slug)
+    details += _field("mode", old.mode, new.mode)
+    details += _field("cookie_domain", old.cookie_domain, new.cookie_domain)
+    details += _set_diff("groups", old.groups, new.groups)
+    details += _set_diff("users", old.users, new.users)
+    if old.skip_paths != new.skip_paths:
+        details.append(f"skip_paths {list(old.skip_paths)} -> {list(new.skip_paths)}")
+    return details
+
+
+def _protect_admins(current: State, desired: State, prune: bool) -> tuple[State, list[Change]]:
+    """Keep one member of ``admins`` when the file would leave it empty."""
+    members = sorted(n for n, u in current.users.items() if ADMINS in u.groups)
+    if not members:
+        return desired, []
+
+    def stays(name: str) -> bool:
+        if name in desired.users:
+            return ADMINS in desired.users[name].groups
+        return not prune
+
+    if any(stays(n) for n in members) and (ADMINS in desired.all_groups() or not prune):
+        return desired, []
+    keeper = members[0]
+    users = dict(desired.users)
+    base = users.get(keeper, current.users[keeper])
+    users[keeper] = replace(
+        base, groups=(*base.groups, ADMINS) if ADMINS not in base.groups else base.groups
+    )
+    note = Change("keep", "user", keeper, (f"the last member of group {ADMINS}",))
+    return replace(desired, users=users), [note]
+
+
+def plan(current: State, desired: State, *, prune: bool = False) -> list[Change]:
+    """Changes in the order they can be carried out: adds and updates, then deletions."""
+    desired, notes = _protect_admins(current, desired, prune)
+    changes: list[Change] = []
+    have_groups, want_groups = set(current.all_groups()), desired.all_groups()
+    changes += [Change("add", "group", g) for g in sorted(want_groups - have_groups)]
+    for name, want in sorted(desired.users.items()):
+        have = current.users.get(name)
+        if have is None:
+            joined = tuple(_set_diff("groups", (), want.groups))
+            changes.append(Change("add", "user", name, joined, user=want))
+        elif user_changes := _user_details(have, want):
+            changes.append(Change("update", "user", name, tuple(user_changes), user=want))
+    for slug, want_app in sorted(desired.apps.items()):
+        have_app = current.apps.get(slug)
+        if have_app is None:
+            changes.append(Change("add", "app", slug, (want_app.url,), app=want_app))
+        elif app_changes := _app_details(slug, have_app, want_app):
+            changes.append(Change("update", "app", slug, tuple(app_changes), app=want_app))
+    if prune:
+        changes += [
+            Change("delete", "app", s) for s in sorted(set(current.apps) - set(desired.apps))
+        ]
+        changes += [
+            Change("delete", "user", n) for n in sorted(set(current.users) - set(desired.users))
+        ]
+        changes += [Change("delete", "group", g) for g in sorted(have_groups - want_groups)]
+    return notes + changes

@@ -1,0 +1,225 @@
+"""``authgate manifests``: every output is guarded by a golden file, plus the rules each
+output must keep (every identity header, no Set-Cookie, the outpost carve-out, ...).
+
+Regenerate the golden files after an intended change with
+``AUTHGATE_UPDATE_GOLDEN=1 pytest tests/unit/test_manifests.py`` and read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from authgate.deploy import spec as s
+from authgate.deploy.targets import TARGETS
+from authgate.forward.headers import IDENTITY_HEADERS
+
+from .manifest_cases import CASES, COMFY_OFFNET, GRAFANA, WIKI_LAN
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("AUTHGATE_UPDATE_GOLDEN") == "1"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_output_matches_its_golden_file(name: str) -> None:
+    text = CASES[name]()
+    path = GOLDEN / name
+    if UPDATE:
+        path.write_text(text)
+    assert path.exists(), f"no golden file {path}: run with AUTHGATE_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} differs from its golden file"
+
+
+def test_every_golden_file_has_a_case() -> None:
+    assert {p.name for p in GOLDEN.iterdir()} == set(CASES)
+
+
+def docs(text: str) -> list[dict[str, object]]:
+    return [d for d in YAML(typ="safe").load_all(text) if d]
+
+
+def by_kind(text: str) -> dict[str, list[dict[str, object]]]:
+    out: dict[str, list[dict[str, object]]] = {}
+    for doc in docs(text):
+        out.setdefault(str(doc["kind"]), []).append(doc)
+    return out
+
+
+def test_ingress_nginx_lists_every_identity_header_and_not_set_cookie() -> None:
+    ingresses = by_kind(TARGETS["ingress-nginx"].render(GRAFANA))["Ingress"]
+    main = next(i for i in ingresses if i["metadata"]["name"] == "grafana")  # type: ignore[index]
+    notes = main["metadata"]["annotations"]  # type: ignore[index]
+    listed = notes["nginx.ingress.kubernetes.io/auth-response-headers"].split(",")
+    assert listed == list(IDENTITY_HEADERS)
+    assert "Set-Cookie" not in listed
+    signin = notes["nginx.ingress.kubernetes.io/auth-signin"]
+    assert (
+        signin == "https://grafana.example.com/outpost.goauthentik.io/start?rd=$escaped_request_uri"
+    )
+    assert not any("snippet" in k for k in notes)
+
+
+def test_ingress_nginx_outpost_ingress_has_no_auth_and_sets_upstream_vhost() -> None:
+    kinds = by_kind(TARGETS["ingress-nginx"].render(GRAFANA))
+    outpost = next(i for i in kinds["Ingress"] if i["metadata"]["name"] == "grafana-outpost")  # type: ignore[index]
+    notes = outpost["metadata"]["annotations"]  # type: ignore[index]
+    assert (
+        notes["nginx.ingress.kubernetes.io/upstream-vhost"] == "authgate.authgate.svc.cluster.local"
+    )
+    assert not any("auth-" in k for k in notes)
+    external = next(x for x in kinds["Service"] if x["spec"]["type"] == "ExternalName")  # type: ignore[index]
+    assert external["spec"]["externalName"] == "authgate.authgate.svc.cluster.local"  # type: ignore[index]
+    config = kinds["ConfigMap"][0]
+    assert config["data"] == {
+        "X-Forwarded-Host": "grafana.example.com",
+        "X-Forwarded-Proto": "https",
+    }
+
+
+def test_an_ip_auth_service_cannot_be_an_external_name() -> None:
+    spec = s.Spec(**{**GRAFANA.__dict__, "auth": s.parse_auth_service("http://10.0.0.5:9000")})
+    with pytest.raises(s.SpecError, match="DNS name"):
+        TARGETS["ingress-nginx"].render(spec)
+
+
+def test_off_cluster_backend_gets_a_selectorless_service_and_endpoint_slice() -> None:
+    kinds = by_kind(TARGETS["traefik"].render(COMFY_OFFNET))
+    service = kinds["Service"][0]
+    assert "selector" not in service["spec"]  # type: ignore[operator]
+    (slice_,) = kinds["EndpointSlice"]
+    assert slice_["apiVersion"] == "discovery.k8s.io/v1"
+    assert slice_["addressType"] == "IPv4"
+    labels = slice_["metadata"]["labels"]  # type: ignore[index]
+    assert labels["kubernetes.io/service-name"] == service["metadata"]["name"]  # type: ignore[index]
+    assert slice_["ports"][0]["name"] == service["spec"]["ports"][0]["name"]  # type: ignore[index]
+    assert "Endpoints" not in kinds
+
+
+def test_legacy_endpoints_replace_the_endpoint_slice() -> None:
+    spec = s.Spec(**{**COMFY_OFFNET.__dict__, "legacy_endpoints": True})
+    kinds = by_kind(TARGETS["traefik"].render(spec))
+    assert "EndpointSlice" not in kinds
+    (endpoints,) = kinds["Endpoints"]
+    assert endpoints["subsets"][0]["addresses"] == [{"ip": "192.168.1.50"}]  # type: ignore[index]
+
+
+def test_ipv6_backend_gets_an_ipv6_slice() -> None:
+    spec = s.Spec(
+        **{**COMFY_OFFNET.__dict__, "backend": s.parse_backend("[fd00::5]:80", ip_only=True)}
+    )
+    (slice_,) = by_kind(TARGETS["traefik"].render(spec))["EndpointSlice"]
+    assert slice_["addressType"] == "IPv6"
+    assert slice_["endpoints"] == [{"addresses": ["fd00::5"]}]
+
+
+def test_traefik_two_routes_only_the_first_carries_the_middleware() -> None:
+    (route,) = by_kind(TARGETS["traefik"].render(COMFY_OFFNET))["IngressRoute"]
+    assert route["apiVersion"] == "traefik.io/v1alpha1"
+    first, second = route["spec"]["routes"]  # type: ignore[index]
+    assert first["middlewares"] == [{"name": "authgate", "namespace": "authgate"}]
+    assert "middlewares" not in second
+    assert second["match"].endswith("PathPrefix(`/outpost.goauthentik.io/`)")
+    assert second["services"] == [{"name": "authgate", "namespace": "authgate", "port": 9000}]
+    assert route["spec"]["tls"] == {"certResolver": "letsencrypt"}  # type: ignore[index]
+
+
+def test_traefik_legacy_uses_the_v2_group() -> None:
+    (route,) = by_kind(TARGETS["traefik-legacy"].render(COMFY_OFFNET))["IngressRoute"]
+    assert route["apiVersion"] == "traefik.containo.us/v1alpha1"
+
+
+def test_traefik_needs_the_auth_service_as_a_cluster_name() -> None:
+    spec = s.Spec(
+        **{**COMFY_OFFNET.__dict__, "auth": s.parse_auth_service("http://auth.example.com")}
+    )
+    with pytest.raises(s.SpecError, match="cluster DNS name"):
+        TARGETS["traefik"].render(spec)
+
+
+def test_envoy_gateway_security_policy_sends_the_cookie_and_returns_every_header() -> None:
+    kinds = by_kind(
+        TARGETS["envoy-gateway"].render(s.Spec(**{**GRAFANA.__dict__, "tls_secret": ""}))
+    )
+    (policy,) = kinds["SecurityPolicy"]
+    ext = policy["spec"]["extAuth"]  # type: ignore[index]
+    assert "cookie" in ext["headersToExtAuth"]
+    assert ext["http"]["path"] == "/outpost.goauthentik.io/auth/envoy"
+    assert ext["http"]["headersToBackend"] == list(IDENTITY_HEADERS)
+    assert policy["spec"]["targetRefs"] == [  # type: ignore[index]
+        {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "grafana"}
+    ]
+    names = [r["metadata"]["name"] for r in kinds["HTTPRoute"]]  # type: ignore[index]
+    assert names == ["grafana", "grafana-outpost"]
+    (grant,) = kinds["ReferenceGrant"]
+    assert grant["metadata"]["namespace"] == "authgate"  # type: ignore[index]
+
+
+def test_gateway_routes_refuse_tls_flags() -> None:
+    with pytest.raises(s.SpecError, match="Gateway's listener"):
+        TARGETS["envoy-gateway"].render(GRAFANA)
+
+
+def test_traefik_gateway_filter_names_a_middleware_in_the_route_namespace() -> None:
+    spec = s.Spec(**{**COMFY_OFFNET.__dict__, "cert_resolver": ""})
+    kinds = by_kind(TARGETS["traefik-gateway"].render(spec))
+    (middleware,) = kinds["Middleware"]
+    assert middleware["metadata"]["namespace"] == "comfyui-offnet"  # type: ignore[index]
+    app_route = kinds["HTTPRoute"][0]
+    (rule,) = app_route["spec"]["rules"]  # type: ignore[index]
+    assert rule["filters"] == [
+        {
+            "type": "ExtensionRef",
+            "extensionRef": {"group": "traefik.io", "kind": "Middleware", "name": "authgate"},
+        }
+    ]
+    assert "filters" not in kinds["HTTPRoute"][1]["spec"]["rules"][0]  # type: ignore[index]
+
+
+def test_nginx_block_copies_every_identity_header() -> None:
+    text = TARGETS["nginx"].render(WIKI_LAN)
+    for header in IDENTITY_HEADERS:
+        assert f"proxy_set_header {header} " in text
+    assert "proxy_pass_request_body off;" in text
+    assert 'proxy_set_header Content-Length "";' in text
+    assert "return 302 http://wiki.lan:8080/outpost.goauthentik.io/start?rd=$request_uri;" in text
+
+
+def test_caddy_copies_every_identity_header() -> None:
+    text = TARGETS["caddy"].render(WIKI_LAN)
+    assert "copy_headers " + " ".join(IDENTITY_HEADERS) in text
+    assert "handle /outpost.goauthentik.io/* {" in text
+
+
+def test_config_values_that_would_break_quoting_are_refused() -> None:
+    spec = s.Spec(**{**WIKI_LAN.__dict__, "tls_cert": 'x";\ninclude /etc/passwd'})
+    https = s.Spec(**{**spec.__dict__, "app": s.parse_app("wiki", "https://wiki.lan")})
+    with pytest.raises(s.SpecError, match="cannot be written"):
+        TARGETS["nginx"].render(https)
+
+
+@pytest.mark.parametrize(
+    ("value", "ip_only", "message"),
+    [
+        ("192.168.1.50", True, "IP:PORT"),
+        ("192.168.1.50:http", True, "port must be a number"),
+        ("192.168.1.50:70000", True, "port must be a number"),
+        ("nas.lan:80", True, "needs an IP address"),
+        ("bad host:80", False, "not a host name"),
+    ],
+)
+def test_bad_backend_values(value: str, ip_only: bool, message: str) -> None:
+    with pytest.raises(s.SpecError, match=message):
+        s.parse_backend(value, ip_only=ip_only)
+
+
+def test_auth_service_parsing() -> None:
+    auth = s.parse_auth_service("http://authgate.authgate.svc.cluster.local:9000")
+    assert auth.service_ref() == ("authgate", "authgate")
+    assert s.parse_auth_service("https://auth.example.com").port == 443
+    assert s.parse_auth_service("http://authgate.auth.svc").service_ref() == ("authgate", "auth")
+    for bad in ("ftp://x", "http://x/path", "authgate:9000", "http://x:99999"):
+        with pytest.raises(s.SpecError):
+            s.parse_auth_service(bad)

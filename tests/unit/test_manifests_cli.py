@@ -1,0 +1,103 @@
+"""``authgate manifests`` from the command line: output for an app given by --url or from
+the store, and bad input answered in one line with exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+
+def authgate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTHGATE_")}
+    env["AUTHGATE_DATA_DIR"] = str(tmp_path / "data")
+    return subprocess.run(
+        [sys.executable, "-m", "authgate", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_app_from_the_store(tmp_path: Path) -> None:
+    added = authgate(tmp_path, "app", "add", "grafana", "--url", "https://grafana.example.com")
+    assert added.returncode == 0, added.stderr
+    result = authgate(
+        tmp_path, "manifests", "grafana", "--target", "traefik", "--service", "grafana:3000"
+    )
+    assert result.returncode == 0, result.stderr
+    kinds = [d["kind"] for d in YAML(typ="safe").load_all(result.stdout)]
+    assert kinds == ["IngressRoute"]
+    assert "Host(`grafana.example.com`)" in result.stdout
+
+
+def test_json_output_carries_the_text(tmp_path: Path) -> None:
+    result = authgate(
+        tmp_path,
+        "manifests",
+        "wiki",
+        "--url",
+        "http://wiki.lan",
+        "--target",
+        "caddy",
+        "--backend",
+        "127.0.0.1:3000",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"target": "caddy"' in result.stdout
+    assert "forward_auth" in result.stdout
+
+
+def test_middleware_alone(tmp_path: Path) -> None:
+    result = authgate(tmp_path, "manifests", "--middleware", "--namespace", "public-ingress")
+    assert result.returncode == 0, result.stderr
+    (doc,) = YAML(typ="safe").load_all(result.stdout)
+    assert doc["kind"] == "Middleware"
+    assert doc["metadata"]["namespace"] == "public-ingress"
+
+
+URL = ["--url", "https://grafana.example.com"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope", "--target", "traefik", "--service", "x:1"], "no app named 'nope'"),
+        (["grafana", *URL, "--target", "haproxy"], "unknown --target 'haproxy'"),
+        (["grafana", *URL], "--target is required"),
+        (
+            ["grafana", *URL, "--target", "traefik", "--backend", "nas.lan:80"],
+            "needs an IP address",
+        ),
+        (["grafana", *URL, "--target", "traefik", "--backend", "10.0.0.1"], "IP:PORT"),
+        (
+            ["grafana", *URL, "--target", "traefik", "--backend", "10.0.0.1:x"],
+            "port must be a number",
+        ),
+        (["grafana", *URL, "--target", "nginx", "--service", "g:80"], "--service does not apply"),
+        (["grafana", *URL, "--target", "traefik"], "--service NAME:PORT or --backend IP:PORT"),
+        (
+            ["grafana", "--url", "ftp://x", "--target", "caddy", "--backend", "a:1"],
+            "not an absolute",
+        ),
+        (["Bad_Slug", *URL, "--target", "traefik", "--service", "g:80"], "not a Kubernetes name"),
+        (["--middleware", "--target", "caddy"], "--middleware prints"),
+        ([], "name the app"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = authgate(tmp_path, "manifests", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("authgate: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""

@@ -66,3 +66,24 @@ def test_trusted_proxies(tmp_path: Path) -> None:
     default = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path)})
     assert default.is_trusted_proxy("127.0.0.1") and default.is_trusted_proxy("10.0.0.5")
     assert not default.is_trusted_proxy("8.8.8.8")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("sqlite:////var/lib/authgate/a.db", "sqlite+aiosqlite:////var/lib/authgate/a.db"),
+        ("postgres://u:p@db/authgate", "postgresql+asyncpg://u:p@db/authgate"),
+        ("postgresql+asyncpg://u@db/a", "postgresql+asyncpg://u@db/a"),
+    ],
+)
+def test_database_urls_get_the_async_driver(tmp_path: Path, url: str, expected: str) -> None:
+    env = {"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_DATABASE_URL": url}
+    assert load_settings(env).database_url == expected
+
+
+def test_unsupported_database_is_named_without_its_password(tmp_path: Path) -> None:
+    env = {"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_DATABASE_URL": "mysql://u:hunter2@db/x"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert "AUTHGATE_DATABASE_URL" in str(caught.value)
+    assert "hunter2" not in str(caught.value)

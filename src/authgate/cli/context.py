@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from authgate.errors import AuthgateError, ConfigError, StoreError
+from authgate.storage.urls import redact_url
 
 T = TypeVar("T")
 
@@ -45,8 +47,6 @@ def run_store(ctx: click.Context, action: Callable[[Any], Awaitable[T]]) -> T:
     settings = load(ctx)
 
     async def main() -> T:
-        from sqlalchemy.exc import SQLAlchemyError
-
         from authgate.storage.migrate import upgrade
         from authgate.storage.store import Store
         from authgate.web.runtime import write_revision_file
@@ -58,7 +58,7 @@ def run_store(ctx: click.Context, action: Callable[[Any], Awaitable[T]]) -> T:
         try:
             try:
                 await upgrade(store.engine)
-            except SQLAlchemyError as exc:
+            except (OSError, SQLAlchemyError) as exc:
                 raise StoreError(f"cannot open the store {store.safe_url}: {_line(exc)}") from exc
             return await action(store)
         finally:
@@ -68,6 +68,12 @@ def run_store(ctx: click.Context, action: Callable[[Any], Awaitable[T]]) -> T:
         return asyncio.run(main())
     except AuthgateError as exc:
         click.echo(f"authgate: {exc}", err=True)
+        sys.exit(1)
+    except (OSError, SQLAlchemyError) as exc:
+        click.echo(
+            f"authgate: the store {redact_url(settings.database_url)} failed: {_line(exc)}",
+            err=True,
+        )
         sys.exit(1)
 
 

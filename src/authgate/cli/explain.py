@@ -49,6 +49,7 @@ def outcome(decision: Decision) -> str:
         "Deny": "deny",
         "UnknownHost": "unknown host",
         "Invalid": "bad request",
+        "Unavailable": "unavailable",
         "Redirect": "redirect",
     }[type(decision).__name__]
 

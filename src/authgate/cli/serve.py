@@ -9,6 +9,7 @@ import click
 
 from authgate.cli.context import emit, json_option, load, run_store
 from authgate.storage.store import Store
+from authgate.storage.urls import redact_url
 
 
 @click.command()
@@ -56,7 +57,7 @@ def serve(
         )
     click.echo(
         f"authgate: serving on http://{settings.host}:{settings.port} "
-        f"(portal {settings.public_url}, store {Store(settings.database_url).safe_url})",
+        f"(portal {settings.public_url}, store {redact_url(settings.database_url)})",
         err=True,
     )
     target = "authgate.web.asgi:app_from_environment"

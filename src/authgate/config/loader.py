@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from authgate.config.secret import Secret, read_or_create_key_file
 from authgate.config.settings import DEFAULT_TRUSTED_PROXIES, Network, Settings
 from authgate.errors import ConfigError
+from authgate.storage.urls import redact_url
 
 ENV_PREFIX = "AUTHGATE_"
 KNOWN = (
@@ -81,6 +82,26 @@ def _parse_url(value: object) -> str:
     return text
 
 
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def parse_database_url(value: object) -> str:
+    """SQLite or PostgreSQL, always with the async driver authgate ships with."""
+    text = str(value).strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme.lower() not in _DRIVERS:
+        raise ValueError(
+            "use sqlite:///path/to/authgate.db or postgresql://user:password@host/database"
+        )
+    return f"{_DRIVERS[scheme.lower()]}://{rest}"
+
+
 def _parse_port(value: object) -> int:
     port = int(str(value))
     if not 0 < port < 65536:
@@ -114,7 +135,7 @@ def _parse_choice(*choices: str) -> Callable[[object], str]:
 
 _PARSERS: dict[str, Callable[[object], Any]] = {
     "data_dir": lambda v: Path(str(v)),
-    "database_url": lambda v: str(v).strip(),
+    "database_url": parse_database_url,
     "public_url": _parse_url,
     "host": lambda v: str(v).strip(),
     "port": _parse_port,
@@ -186,8 +207,9 @@ def load_settings(
         try:
             values[key] = _PARSERS[key](value)
         except (ValueError, TypeError) as exc:
-            label = key.upper() if source.startswith(ENV_PREFIX) else key
-            problems.append(f"{label} ({source}): {value!r} is not usable: {exc}")
+            label = source if source.startswith(ENV_PREFIX) else f"{key} ({source})"
+            shown = "(hidden)" if key == "secret_key" else repr(redact_url(str(value)))
+            problems.append(f"{label}: {shown} is not usable: {exc}")
     if problems:
         raise ConfigError(problems)
     return _build(values, create_secret=create_secret)

@@ -13,6 +13,7 @@ from authgate.forward.decision import (
     Decision,
     Deny,
     Redirect,
+    Unavailable,
     UnknownHost,
 )
 from authgate.forward.headers import identity_headers
@@ -72,5 +73,10 @@ def to_client(decision: Decision, browser: bool, pages: Pages) -> Answer:
         if browser:
             return Answer(404, [HTML, NO_STORE], pages.unknown_host(decision))
         return Answer(404, [JSON, NO_STORE], json_body(error=decision.reason))
+    if isinstance(decision, Unavailable):
+        body = json_body(
+            error="sign-in is unavailable, try again shortly", decision=decision.decision_id
+        )
+        return Answer(503, [JSON, NO_STORE, (b"retry-after", b"5")], body)
     body = json_body(error="bad request", reason=decision.reason, decision=decision.decision_id)
     return Answer(400, [JSON, NO_STORE], body)

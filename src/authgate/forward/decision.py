@@ -56,6 +56,14 @@ class Invalid:
 
 
 @dataclass(frozen=True, slots=True)
+class Unavailable:
+    """The check could not be made (the store is down, or a bug): never an allow."""
+
+    reason: str
+    decision_id: str = field(default_factory=new_decision_id)
+
+
+@dataclass(frozen=True, slots=True)
 class Redirect:
     """An authentik-style query marker (callback, logout) seen through the middleware."""
 
@@ -63,4 +71,4 @@ class Redirect:
     reason: str
 
 
-Decision = Allow | Challenge | Deny | UnknownHost | Invalid | Redirect
+Decision = Allow | Challenge | Deny | UnknownHost | Invalid | Unavailable | Redirect

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from authgate.forward.answers import JSON, Answer, Pages, json_body
 from authgate.forward.context import BadRequest, ForwardRequest, Headers
-from authgate.forward.decision import Allow, Decision, Deny, Invalid
+from authgate.forward.decision import Allow, Decision, Deny, Invalid, Unavailable
 from authgate.forward.dialects import caddy, envoy, nginx, traefik
 from authgate.forward.gate import Gate
 
@@ -69,9 +69,9 @@ class ForwardAuthEndpoint:
             decision: Decision = await self.gate.judge(request)
         except BadRequest as exc:
             decision = Invalid(exc.reason)
-        except Exception:
-            log.exception("forward-auth check failed; refusing the request")
-            decision = Invalid("internal error: see authgate's log")
+        except Exception as exc:
+            log.error("forward-auth check failed, refusing the request: %s", exc, exc_info=True)
+            decision = Unavailable(f"the check could not be made: {type(exc).__name__}")
         answer = dialect.render(decision, browser, self.pages)
         await _send(send, answer)
         micros = int((time.perf_counter() - started) * 1e6)

@@ -31,6 +31,7 @@ from authgate.forward.hosts import canonical_host
 from authgate.forward.model import AppView, Identity, Rule
 from authgate.forward.sessions import SessionRecord
 from authgate.storage import models as m
+from authgate.storage.urls import redact_url
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
@@ -146,7 +147,7 @@ class Store:
 
     @property
     def safe_url(self) -> str:
-        return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", self.url)
+        return redact_url(self.url)
 
     # -- users -------------------------------------------------------------------------
     async def add_user(

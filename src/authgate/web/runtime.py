@@ -201,5 +201,6 @@ _EVENTS = {
     "Challenge": "login_required",
     "UnknownHost": "unknown_host",
     "Invalid": "bad_request",
+    "Unavailable": "check_failed",
     "Redirect": "flow_marker",
 }

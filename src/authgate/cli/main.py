@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "app": ("authgate.cli.apps", "app"),
     "session": ("authgate.cli.sessions", "session"),
     "explain": ("authgate.cli.explain", "explain"),
+    "audit": ("authgate.cli.audit", "audit"),
     "manifests": ("authgate.cli.manifests", "manifests"),
     "apply": ("authgate.cli.statefile", "apply"),
     "export": ("authgate.cli.statefile", "export"),

@@ -671,12 +671,16 @@ class Store:
             )
             return found.first()
 
-    async def list_audit(self, limit: int = 100) -> list[m.AuditEvent]:
+    async def list_audit(
+        self, limit: int = 100, event: str = "", actor: str = ""
+    ) -> list[m.AuditEvent]:
+        query = select(m.AuditEvent).order_by(m.AuditEvent.id.desc()).limit(limit)
+        if event:
+            query = query.where(m.AuditEvent.event == event)
+        if actor:
+            query = query.where(m.AuditEvent.actor == actor)
         async with self._tx() as db:
-            rows = await db.scalars(
-                select(m.AuditEvent).order_by(m.AuditEvent.id.desc()).limit(limit)
-            )
-            return list(rows)
+            return list(await db.scalars(query))
 
 
 def app_view(

@@ -95,3 +95,13 @@ async def test_migrations_go_down_and_up_again(store: Store) -> None:
     await upgrade(store.engine)
     await store.add_user("frank")
     assert (await store.get_user("frank")).username == "frank"
+
+
+async def test_audit_batches_and_retention(store: Store) -> None:
+    events = [{"event": "login_required", "app": "a", "decision_id": f"d{i}"} for i in range(500)]
+    await store.audit_many(events)
+    found = await store.find_decision("d499")
+    assert found is not None and found.event == "login_required"
+    assert await store.prune_audit(3600) == 0
+    assert await store.prune_audit(-1) == 500
+    assert await store.list_audit() == []

@@ -331,3 +331,64 @@ http://{PROBE_HOST}:{listen_port} {{
 }}
 
 {chr(10).join(sites)}"""
+
+
+# --------------------------------------------------------------------------------------------
+# variants: apps registered with --strip-cookie (issue 4)
+# --------------------------------------------------------------------------------------------
+
+# nginx: the upstream gets the Cookie header of authgate's 200 (the client's cookies without
+# authgate_*) instead of the client's own; an empty value means nginx sends no Cookie at all.
+NGINX_COOKIE_FROM_AUTH = """\
+            # app registered with --strip-cookie: the upstream's Cookie is the one in
+            # authgate's answer, i.e. the client's cookies without authgate's own
+            auth_request_set    $ag_cookie $upstream_http_cookie;
+            proxy_set_header    Cookie $ag_cookie;
+"""
+STRIP_COOKIE_MIDDLEWARE = "authgate-strip-cookie"
+
+
+def ingress_nginx_conf_variants(
+    listen_port: int,
+    auth_port: int,
+    apps: Sequence[App],
+    strip_cookie_hosts: Sequence[str] = (),
+    probe_port: int | None = None,
+) -> str:
+    """``ingress_nginx_conf`` where the hosts in ``strip_cookie_hosts`` copy ``Cookie`` from
+    authgate's answer into the upstream request (everything else exactly as the seed)."""
+    conf = ingress_nginx_conf(listen_port, auth_port, apps, probe_port)
+    for host in strip_cookie_hosts:
+        server = conf.index(f"server_name {host};")
+        anchor = conf.index("            # auth-signin: a 401 from auth-url", server)
+        conf = conf[:anchor] + NGINX_COOKIE_FROM_AUTH + "\n" + conf[anchor:]
+    return conf
+
+
+def traefik_dynamic_variants(
+    auth_port: int,
+    apps: Sequence[App],
+    strip_cookie_hosts: Sequence[str] = (),
+    probe_port: int | None = None,
+) -> str:
+    """``traefik_dynamic`` plus a second middleware that also lists ``Cookie`` in
+    ``authResponseHeaders``, used by the routers of ``strip_cookie_hosts``.
+
+    Traefik removes every listed name from the request and sets it from authgate's 200, so
+    the upstream gets authgate's Cookie (the client's without ``authgate_*``). Written as
+    JSON, which the file provider reads as YAML.
+    """
+    import json
+
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load(traefik_dynamic(auth_port, apps, probe_port))
+    http = data["http"]
+    seed = http["middlewares"]["authentik-forward-auth"]["forwardAuth"]
+    headers = [*seed["authResponseHeaders"], "Cookie"]
+    http["middlewares"][STRIP_COOKIE_MIDDLEWARE] = {
+        "forwardAuth": {**seed, "authResponseHeaders": headers}
+    }
+    for host in strip_cookie_hosts:
+        http["routers"][_name(host)]["middlewares"] = [STRIP_COOKIE_MIDDLEWARE]
+    return json.dumps(data, indent=2) + "\n"

@@ -108,7 +108,8 @@ async def build_harness(tmp_path: Path, template: tuple[Path, str]) -> Harness:
     await runtime.reload()
     app = create_app(settings, runtime)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 5555))
-    return Harness(app, runtime, httpx.AsyncClient(transport=transport))
+    browser = {"accept": "text/html,application/xhtml+xml", "sec-fetch-mode": "navigate"}
+    return Harness(app, runtime, httpx.AsyncClient(transport=transport, headers=browser))
 
 
 async def close_harness(harness: Harness) -> None:

@@ -21,6 +21,8 @@ SUBCOMMANDS = {
     "manifests": ("authgate.cli.manifests", "manifests"),
     "apply": ("authgate.cli.statefile", "apply"),
     "export": ("authgate.cli.statefile", "export"),
+    "doctor": ("authgate.cli.doctor", "doctor"),
+    "import": ("authgate.cli.imports", "import_"),
 }
 
 

@@ -34,6 +34,7 @@ KNOWN = (
     "workers",
     "log_level",
     "sync_interval",
+    "audit_retention",
     "secret_key",
     "secret_key_file",
 )
@@ -148,6 +149,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "workers": _parse_positive,
     "log_level": _parse_choice("debug", "info", "warning", "error"),
     "sync_interval": lambda v: max(0.1, float(str(v))),
+    "audit_retention": parse_duration,
     "secret_key": lambda v: str(v),
     "secret_key_file": lambda v: Path(str(v)),
 }
@@ -244,6 +246,7 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
             "workers",
             "log_level",
             "sync_interval",
+            "audit_retention",
         )
         if k in values
     }

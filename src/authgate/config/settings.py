@@ -37,6 +37,7 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     sync_interval: float = 1.0
+    audit_retention: int = 30 * 86400
     secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
 
     @property

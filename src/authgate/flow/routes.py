@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from authgate.flow.rd import rd_from_query
+from authgate.forward.context import Headers, is_browser
 from authgate.forward.cookies import (
     STATE_COOKIE,
     app_cookie,
@@ -64,8 +65,7 @@ def routes(rt: Runtime) -> list[Route]:
             return _not_found(rt, host)
         target = safe_redirect(rd_from_query(request.scope["query_string"].decode("latin-1")), app)
         origin_host = host if app_owns_host(app, host) else app.host
-        mode = request.headers.get("sec-fetch-mode", "navigate").lower()
-        if mode != "navigate":
+        if not is_browser(Headers(list(request.scope["headers"]))):
             # A script or asset followed the proxy's redirect here (nginx can only say 401):
             # tell it to log in, and leave the login state alone for the page's own flow.
             back = judge_redirect(request.headers.get("referer"), app) or f"{app.origin}/"

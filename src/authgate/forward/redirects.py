@@ -52,7 +52,8 @@ def judge_redirect(rd: str | None, app: AppView) -> str | None:
     if host is None or not app_owns_host(app, host):
         return None
     path = parts.path or "/"
-    if not path.startswith("/") or path.startswith("//") or "\\" in unquote(path):
+    # The host is fixed above, so a path such as //admin stays on it (scheme://host//admin).
+    if not path.startswith("/") or "\\" in unquote(path):
         return None
     return _on_host(app, host, urlunsplit(("", "", path, parts.query, parts.fragment)))
 

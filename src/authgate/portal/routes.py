@@ -5,6 +5,7 @@ app's callback a one-time code; without one it shows the login form first."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit
@@ -30,6 +31,7 @@ from authgate.web.requests import request_ip
 from authgate.web.runtime import Runtime
 
 FORM_LIMIT = 8192
+log = logging.getLogger("authgate.portal")
 
 
 def _redirect(location: str) -> RedirectResponse:
@@ -176,6 +178,15 @@ def routes(rt: Runtime) -> list[Route]:
         ip = request_ip(request, rt.settings)
         decision = _judge_target(rt, app, state["rd"], ip, session, trace)
         if isinstance(decision, Deny):
+            log.info(
+                "decision dialect=portal app=%s user=%s outcome=deny status=403 reason=%r id=%s "
+                "request=%r",
+                app.slug,
+                session.identity.username,
+                decision.reason,
+                decision.decision_id,
+                state["rd"][:300],
+            )
             await rt.store.audit(
                 "access_denied",
                 actor=session.identity.username,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, func, select, update
+from sqlalchemy import delete, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -256,6 +256,39 @@ class Store:
             await db.execute(update(m.User).where(m.User.id == uid).values(**values))
             await self._commit_change(db)
 
+    async def update_user(
+        self,
+        username: str,
+        *,
+        email: str | None = None,
+        name: str | None = None,
+        groups: Sequence[str] | None = None,
+        disabled: bool | None = None,
+        password_hash: str | None = None,
+    ) -> UserInfo:
+        """Change what is given (None: leave it) in one transaction: profile, password hash,
+        the exact set of groups (created when missing) and disabled, which also revokes every
+        session of the user."""
+        given = {"email": email, "name": name, "disabled": disabled, "password_hash": password_hash}
+        values = {k: v for k, v in given.items() if v is not None}
+        async with self._tx() as db:
+            uid = await self._user_id(db, username)
+            if values:
+                await db.execute(update(m.User).where(m.User.id == uid).values(**values))
+            if disabled:
+                await db.execute(
+                    update(m.Session)
+                    .where(m.Session.user_id == uid, m.Session.revoked_at.is_(None))
+                    .values(revoked_at=now())
+                )
+            if groups is not None:
+                await db.execute(delete(m.Membership).where(m.Membership.user_id == uid))
+                for group in dict.fromkeys(groups):
+                    gid = await self._group_id(db, group, create=True)
+                    db.add(m.Membership(user_id=uid, group_id=gid))
+            await self._commit_change(db)
+        return await self.get_user(username)
+
     async def delete_user(self, username: str) -> None:
         async with self._tx() as db:
             uid = await self._user_id(db, username)
@@ -366,6 +399,62 @@ class Store:
                 await db.execute(
                     update(m.Application).where(m.Application.id == app_id).values(**values)
                 )
+            await self._commit_change(db)
+        return await self.get_app(slug)
+
+    async def update_app(
+        self,
+        slug: str,
+        *,
+        url: str,
+        name: str = "",
+        mode: str = "single",
+        cookie_domain: str = "",
+        groups: Sequence[str] = (),
+        users: Sequence[str] = (),
+        skip_paths: Sequence[str] = (),
+        rules: Sequence[RuleSpec] = (),
+        strip_cookie: bool = False,
+        allow_preflight: bool = False,
+        create: bool = False,
+    ) -> AppView:
+        """Make app ``slug`` exactly this, in one transaction: fields, switches, bindings and
+        rules (``skip_paths`` as bypass rules first, then ``rules``, checked by the caller).
+        ``create`` adds the app when it does not exist, so that no server ever sees a new app
+        without its rules; otherwise a missing app is a NotFoundError."""
+        values: dict[str, Any] = dict(
+            name=name or slug,
+            external_url=url,
+            mode=mode,
+            cookie_domain=cookie_domain,
+            strip_cookie=strip_cookie,
+            allow_preflight=allow_preflight,
+        )
+        specs = [RuleSpec("bypass", path_regex=regex) for regex in skip_paths] + list(rules)
+        async with self._tx() as db:
+            app = await db.scalar(select(m.Application).where(m.Application.slug == slug))
+            if app is None and not create:
+                raise NotFoundError("app", slug)
+            if app is None:
+                if not SLUG.match(slug):
+                    raise ConflictError(
+                        f"app slug {slug!r} is not valid: lower-case letters, digits and - only"
+                    )
+                app = m.Application(slug=slug, created_at=now(), **values)
+                db.add(app)
+                await db.flush()
+            else:
+                await db.execute(delete(m.AppBinding).where(m.AppBinding.app_id == app.id))
+                await db.execute(delete(m.AppRule).where(m.AppRule.app_id == app.id))
+                await db.execute(
+                    update(m.Application).where(m.Application.id == app.id).values(**values)
+                )
+            for group in dict.fromkeys(groups):
+                db.add(m.AppBinding(app_id=app.id, group_id=await self._group_id(db, group)))
+            for user in dict.fromkeys(users):
+                db.add(m.AppBinding(app_id=app.id, user_id=await self._user_id(db, user)))
+            for position, spec in enumerate(specs, 1):
+                db.add(m.AppRule(app_id=app.id, position=position, **spec.columns()))
             await self._commit_change(db)
         return await self.get_app(slug)
 
@@ -659,10 +748,19 @@ class Store:
             await db.commit()
 
     async def audit_many(self, events: list[dict[str, str]]) -> None:
+        """One multi-row insert: the hot path's queue is flushed without ORM objects."""
         at = now()
         async with self._tx() as db:
-            db.add_all(m.AuditEvent(at=at, **event) for event in events)
+            await db.execute(insert(m.AuditEvent), [{"at": at, **event} for event in events])
             await db.commit()
+
+    async def prune_audit(self, older_than: int) -> int:
+        """Delete audit events older than ``older_than`` seconds; returns how many."""
+        cutoff = now() - timedelta(seconds=older_than)
+        async with self._tx() as db:
+            result = await db.execute(delete(m.AuditEvent).where(m.AuditEvent.at < cutoff))
+            await db.commit()
+            return int(getattr(result, "rowcount", 0) or 0)
 
     async def find_decision(self, decision_id: str) -> m.AuditEvent | None:
         async with self._tx() as db:

@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 from itsdangerous import BadData, URLSafeTimedSerializer
@@ -100,7 +101,9 @@ class Runtime:
 
     async def sync_forever(self) -> None:
         """Other hosts (a shared PostgreSQL) change the store without touching our file:
-        poll the revision row, and flush ``last_seen`` of sessions seen since last time."""
+        poll the revision row, flush ``last_seen`` of sessions seen since last time and the
+        queued audit events, and once an hour drop audit events past their retention."""
+        next_prune = 0.0
         while True:
             await asyncio.sleep(self.settings.sync_interval)
             try:
@@ -108,6 +111,9 @@ class Runtime:
                     await self.reload()
                 await self.store.touch_sessions(self.sessions.take_touched())
                 await self.flush_audit()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + 3600
+                    await self.store.prune_audit(self.settings.audit_retention)
             except Exception as exc:  # the loop must survive a store that comes and goes
                 log.warning("store sync failed: %s", exc)
 

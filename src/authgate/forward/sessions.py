@@ -36,14 +36,19 @@ class SessionCache:
     async def get(self, session_id: str, now: float | None = None) -> SessionRecord | None:
         now = time.time() if now is None else now
         record = self._entries.get(session_id)
+        if record is not None and self._idle_out(record, now):
+            # Another worker may have seen it since: its last_seen reaches the store in the
+            # background, so ask the store before calling the session idle.
+            record = None
         if record is None:
             record = await self._loader(session_id)
             if record is None:
+                self._entries.pop(session_id, None)
                 return None
             if len(self._entries) >= self._capacity:
                 self._entries.clear()
             self._entries[session_id] = record
-        if now >= record.expires_at or (self._idle and now - record.last_seen > self._idle):
+        if now >= record.expires_at or self._idle_out(record, now):
             self._entries.pop(session_id, None)
             return None
         record.last_seen = now
@@ -53,6 +58,9 @@ class SessionCache:
             self._entries[parent].last_seen = now
             self._touched[parent] = now
         return record
+
+    def _idle_out(self, record: SessionRecord, now: float) -> bool:
+        return bool(self._idle) and now - record.last_seen > self._idle
 
     def clear(self) -> None:
         self._entries.clear()

@@ -1,10 +1,18 @@
 """The one exception tree of authgate.
 
-    AuthgateError
-    ├── ConfigError        settings that cannot be used; carries every problem at once
+    AuthgateError          the root: the CLI prints any of these as one line, never a traceback
+    ├── ConfigError        settings or a state file that cannot be used; carries every problem
     ├── StoreError         the database cannot be reached or is not migrated
-    └── NotFoundError      a named user, group, app or session does not exist
-        └── (ConflictError) a name is already taken
+    ├── NotFoundError      a named user, group, app, rule or session does not exist
+    ├── ConflictError      a name is already taken, or a change would break an invariant
+    └── SpecError          (deploy/spec.py) a command-line value of ``authgate manifests``
+                           that no generator can use; the message names the flag
+
+A class defined in another module is listed with its module. Two exceptions stay outside
+the tree on purpose, because they are answers rather than failures and never reach the
+CLI's error line: ``forward.context.BadRequest`` (a proxy request that cannot be judged,
+turned into a 400, or a 401 on ``auth/nginx``) and ``doctor.nginx.SyntaxProblem`` (a config
+file ``authgate doctor`` reads does not parse, turned into a finding).
 
 HTTP status codes are chosen at the edge (web/, forward/endpoint.py), never here.
 """

@@ -6,7 +6,7 @@ import pytest
 
 from authgate.errors import ConflictError, NotFoundError
 from authgate.storage.migrate import current, downgrade, upgrade
-from authgate.storage.store import Store
+from authgate.storage.store import RuleSpec, Store
 
 
 async def test_users_groups_and_memberships(store: Store) -> None:
@@ -105,3 +105,83 @@ async def test_audit_batches_and_retention(store: Store) -> None:
     assert await store.prune_audit(3600) == 0
     assert await store.prune_audit(-1) == 500
     assert await store.list_audit() == []
+
+
+async def test_update_app_replaces_everything_in_one_change(store: Store) -> None:
+    await store.add_user("gina", groups=["staff"])
+    await store.add_group("ops")
+    await store.add_app("wiki", url="http://wiki.lan", groups=["staff"], skip_paths=["^/old"])
+    await store.add_rule("wiki", RuleSpec("deny", path_prefix="/gone"))
+    before = await store.revision()
+    app = await store.update_app(
+        "wiki",
+        url="https://wiki.example.com",
+        name="Wiki",
+        groups=["ops"],
+        users=["gina"],
+        skip_paths=["^/health$"],
+        rules=[
+            RuleSpec("allow", path_prefix="/admin", groups=("ops",)),
+            RuleSpec("deny", path_prefix="/admin", methods=("DELETE", "GET")),
+            RuleSpec("bypass", path_regex="^/late", networks=("10.0.0.0/8",)),
+        ],
+        strip_cookie=True,
+        allow_preflight=True,
+    )
+    assert await store.revision() == before + 1
+    assert (app.external_url, app.host, app.name) == (
+        "https://wiki.example.com",
+        "wiki.example.com",
+        "Wiki",
+    )
+    assert (app.strip_cookie, app.allow_preflight) == (True, True)
+    assert app.bound_groups == {"ops"} and app.bound_users == {"gina"}
+    assert [r.describe() for r in app.rules] == [
+        "bypass path ~ ^/health$",
+        "allow path /admin* groups ops",
+        "deny path /admin* methods DELETE,GET",
+        "bypass path ~ ^/late networks 10.0.0.0/8",
+    ]
+    cleared = await store.update_app("wiki", url="https://wiki.example.com")
+    assert (cleared.name, cleared.rules, cleared.bound_groups) == ("wiki", (), frozenset())
+    assert (cleared.strip_cookie, cleared.has_bindings) == (False, False)
+
+
+async def test_update_app_fails_whole_and_creates_only_when_asked(store: Store) -> None:
+    await store.add_app("wiki", url="http://wiki.lan", skip_paths=["^/public"])
+    before = await store.revision()
+    with pytest.raises(NotFoundError):
+        await store.update_app("wiki", url="http://other.lan", groups=["nope"])
+    unchanged = await store.get_app("wiki")
+    assert unchanged.external_url == "http://wiki.lan" and len(unchanged.rules) == 1
+    assert await store.revision() == before
+    with pytest.raises(NotFoundError):
+        await store.update_app("new", url="http://new.lan")
+    with pytest.raises(ConflictError):
+        await store.update_app("Bad Slug", url="http://new.lan", create=True)
+    created = await store.update_app(
+        "new", url="http://new.lan", rules=[RuleSpec("deny", path_prefix="/x")], create=True
+    )
+    assert [r.describe() for r in created.rules] == ["deny path /x*"]
+    assert await store.revision() == before + 1
+
+
+async def test_update_user_changes_what_is_given_in_one_change(store: Store) -> None:
+    user = await store.add_user(
+        "hal", email="h@x.test", password_hash="$argon2id$old", groups=["a"]
+    )
+    sid = await store.create_session(user.id, kind="portal", lifetime=3600)
+    before = await store.revision()
+    updated = await store.update_user("hal", name="Hal", groups=["b", "c", "b"], disabled=True)
+    assert await store.revision() == before + 1
+    assert (updated.email, updated.name, updated.groups) == ("h@x.test", "Hal", ("b", "c"))
+    assert updated.disabled and updated.password_hash == "$argon2id$old"
+    assert await store.load_session(sid) is None
+    again = await store.update_user("hal", disabled=False, password_hash="$argon2id$new")
+    assert not again.disabled and again.password_hash == "$argon2id$new"
+    assert again.groups == ("b", "c")
+    with pytest.raises(NotFoundError):
+        await store.update_user("ghost", name="x")
+    with pytest.raises(ConflictError):
+        await store.update_user("hal", groups=["bad name"])
+    assert (await store.get_user("hal")).groups == ("b", "c")

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
 import sys
 
 import click
 
 from authgate.cli.context import emit, json_option, run_store, table
+from authgate.statefile.rules import check_rule
 from authgate.storage.store import RuleSpec, Store
 
-METHOD = re.compile(r"^[A-Za-z]{1,20}$")
-
-
-def _fail(message: str) -> None:
-    click.echo(f"authgate: {message}", err=True)
-    sys.exit(2)
+FLAGS = {
+    "action": "--action",
+    "path": "--path",
+    "path_regex": "--path-regex",
+    "methods": "--method",
+    "networks": "--network",
+    "groups": "--group",
+    "users": "--user",
+}
 
 
 def build_rule(
@@ -28,33 +30,22 @@ def build_rule(
     groups: tuple[str, ...],
     users: tuple[str, ...],
 ) -> RuleSpec:
-    if path and not path.startswith("/"):
-        _fail(f"--path {path!r} must start with /")
-    if path_regex:
-        try:
-            re.compile(path_regex)
-        except re.error as exc:
-            _fail(f"--path-regex {path_regex!r} is not a valid regular expression: {exc}")
-    for method in methods:
-        if not METHOD.match(method):
-            _fail(f"--method {method!r} is not an HTTP method")
-    cidrs: list[str] = []
-    for network in networks:
-        try:
-            cidrs.append(str(ipaddress.ip_network(network, strict=False)))
-        except ValueError:
-            _fail(f"--network {network!r} is not an address or CIDR range (e.g. 10.0.0.0/8)")
-    if action == "bypass" and (groups or users):
-        _fail("a bypass rule lets anonymous requests through: it cannot name groups or users")
-    return RuleSpec(
-        action=action,
-        path_prefix=path,
+    """The rule, checked as the state file's rules are; each problem on one line, exit 2."""
+    spec, problems = check_rule(
+        action,
+        path=path,
         path_regex=path_regex,
-        methods=tuple(m.upper() for m in methods),
-        networks=tuple(cidrs),
-        users=users,
+        methods=methods,
+        networks=networks,
         groups=groups,
+        users=users,
     )
+    for problem in problems:
+        flag = f"{FLAGS[problem.key]} " if problem.key else ""
+        click.echo(f"authgate: {flag}{problem.text}", err=True)
+    if problems:
+        sys.exit(2)
+    return spec
 
 
 @click.group()

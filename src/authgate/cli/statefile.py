@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from authgate.cli.context import emit, json_option, load, run_store
+from authgate.cli.context import emit, json_option, run_store
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -39,7 +39,6 @@ def apply(ctx: click.Context, path: str, dry_run: bool, prune: bool, as_json: bo
     from authgate.statefile.model import parse_state
     from authgate.statefile.plan import Change, plan
     from authgate.storage.store import Store
-    from authgate.web.runtime import write_revision_file
 
     try:
         desired = parse_state(_read(path))
@@ -47,14 +46,12 @@ def apply(ctx: click.Context, path: str, dry_run: bool, prune: bool, as_json: bo
         for problem in exc.problems:
             click.echo(f"authgate: {path}: {problem}", err=True)
         sys.exit(2)
-    settings = load(ctx)
 
     async def action(store: Store) -> list[Change]:
         current = await current_state(store)
         changes = plan(current, desired, prune=prune)
         if not dry_run:
-            notify = lambda v: write_revision_file(settings.revision_file, v)  # noqa: E731
-            await carry_out(store, current, changes, notify)
+            await carry_out(store, current, changes)
         return changes
 
     changes = run_store(ctx, action)

@@ -1,27 +1,15 @@
-"""Read the store's state, and carry out a plan on it with the Store's own use cases."""
+"""Read the store's state, and carry out a plan on it with the Store's own use cases.
+
+Every write is one Store transaction that bumps the revision, so running servers pick up
+each change at once; an app's fields, bindings and rules change together.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from authgate.forward.model import AppView
-from authgate.statefile import writes
 from authgate.statefile.model import AppState, State, UserState
 from authgate.statefile.plan import Change
+from authgate.statefile.rules import from_view, split_skip_paths
 from authgate.storage.store import Store
-
-Notify = Callable[[int], None]
-
-
-def skip_paths(app: AppView) -> tuple[str, ...]:
-    """The app's ``--skip-path`` rules, in order (bypass on a path regex and nothing else)."""
-    return tuple(
-        r.path_regex.pattern
-        for r in app.rules
-        if r.action == "bypass"
-        and r.path_regex is not None
-        and not (r.path_prefix or r.methods or r.networks or r.needs_identity)
-    )
 
 
 async def current_state(store: Store) -> State:
@@ -35,68 +23,70 @@ async def current_state(store: Store) -> State:
         )
         for u in await store.list_users()
     }
-    apps = {
-        a.slug: AppState(
+    apps = {}
+    for a in await store.load_apps():
+        skip_paths, rules = split_skip_paths([from_view(r) for r in a.rules])
+        apps[a.slug] = AppState(
             url=a.external_url,
             name="" if a.name == a.slug else a.name,
             mode=a.mode,
             cookie_domain=a.cookie_domain,
             groups=tuple(sorted(a.bound_groups)),
             users=tuple(sorted(a.bound_users)),
-            skip_paths=skip_paths(a),
+            skip_paths=skip_paths,
+            rules=rules,
+            strip_cookie=a.strip_cookie,
+            allow_preflight=a.allow_preflight,
         )
-        for a in await store.load_apps()
-    }
     groups = tuple(name for name, _ in await store.list_groups())
     return State(groups=groups, users=users, apps=apps)
 
 
-async def _user(store: Store, change: Change, have: UserState | None, notify: Notify) -> None:
+async def _user(store: Store, change: Change, exists: bool) -> None:
     want = change.user
     assert want is not None
-    name = change.name
-    if have is None:
-        await store.add_user(
-            name,
+    if exists:
+        await store.update_user(
+            change.name,
             email=want.email,
             name=want.name,
-            password_hash=want.password_hash,
             groups=want.groups,
+            disabled=want.disabled,
+            password_hash=want.password_hash,  # None: keep the stored one
         )
-        have = UserState(groups=want.groups)
-    elif (have.email, have.name) != (want.email, want.name):
-        notify(await writes.update_profile(store, name, want.email, want.name))
-    for group in want.groups:
-        if group not in have.groups:
-            await store.add_to_group(name, group)
-    for group in have.groups:
-        if group not in want.groups:
-            await store.remove_from_group(name, group)
-    if want.password_hash and want.password_hash != have.password_hash:
-        await store.set_password(name, want.password_hash)
-    if want.disabled != have.disabled:
-        await store.set_disabled(name, want.disabled)
+        return
+    # A new disabled user gets its password hash only once disabled: it can never log in.
+    await store.add_user(
+        change.name,
+        email=want.email,
+        name=want.name,
+        password_hash=None if want.disabled else want.password_hash,
+        groups=want.groups,
+    )
+    if want.disabled:
+        await store.update_user(change.name, disabled=True, password_hash=want.password_hash)
 
 
-async def _app(store: Store, change: Change, notify: Notify) -> None:
+async def _app(store: Store, change: Change) -> None:
     want = change.app
     assert want is not None
-    if change.action == "add":
-        await store.add_app(
-            change.name,
-            url=want.url,
-            name=want.name,
-            mode=want.mode,
-            cookie_domain=want.cookie_domain,
-            groups=want.groups,
-            users=want.users,
-            skip_paths=want.skip_paths,
-        )
-    else:
-        notify(await writes.update_app(store, change.name, want))
+    await store.update_app(
+        change.name,
+        url=want.url,
+        name=want.name,
+        mode=want.mode,
+        cookie_domain=want.cookie_domain,
+        groups=want.groups,
+        users=want.users,
+        skip_paths=want.skip_paths,
+        rules=want.rules,
+        strip_cookie=want.strip_cookie,
+        allow_preflight=want.allow_preflight,
+        create=change.action == "add",
+    )
 
 
-async def carry_out(store: Store, current: State, changes: list[Change], notify: Notify) -> None:
+async def carry_out(store: Store, current: State, changes: list[Change]) -> None:
     """Apply ``changes`` (from ``plan``) in order; each is audited."""
     for change in changes:
         if change.action == "keep":
@@ -108,11 +98,11 @@ async def carry_out(store: Store, current: State, changes: list[Change], notify:
         elif change.kind == "user" and change.action == "delete":
             await store.delete_user(change.name)
         elif change.kind == "user":
-            await _user(store, change, current.users.get(change.name), notify)
+            await _user(store, change, change.name in current.users)
         elif change.action == "delete":
             await store.delete_app(change.name)
         else:
-            await _app(store, change, notify)
+            await _app(store, change)
         event = (
             f"{change.kind}_{change.action}d" if change.action != "add" else f"{change.kind}_added"
         )

@@ -6,10 +6,21 @@ groups: [admins, staff]
 users:
   alice: {email: alice@example.com, name: Alice, groups: [staff]}
 apps:
-  grafana: {url: https://grafana.example.com, groups: [staff], skip_paths: ["^/api/health$"]}
+  grafana:
+    url: https://grafana.example.com
+    groups: [staff]
+    strip_cookie: true
+    skip_paths: ["^/api/health$"]
+    rules:
+      - {action: allow, path: /admin, groups: [admins]}
+      - {action: deny, path: /admin}
 ```
 
-Passwords are never written; ``password_hash:`` (argon2id) may be given to ``apply``.
+An app's rules are ``skip_paths`` (bypass on a path regex, nothing else) followed by
+``rules``, in that order. Export writes the leading run of such bypass rules as
+``skip_paths`` and every rule from the first other one on under ``rules``, so the order is
+kept exactly. Passwords are never written; ``password_hash:`` (argon2id) may be given to
+``apply``.
 """
 
 from __future__ import annotations
@@ -25,11 +36,22 @@ from ruamel.yaml.error import YAMLError
 
 from authgate.errors import ConfigError
 from authgate.forward.hosts import canonical_host, within_domain
+from authgate.statefile.rules import KEYS, check_rule, rule_data, skip_path
+from authgate.storage.store import NAME, SLUG, RuleSpec
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
 USER_KEYS = {"email", "name", "groups", "disabled", "password_hash"}
-APP_KEYS = {"url", "name", "mode", "cookie_domain", "groups", "users", "skip_paths"}
+APP_KEYS = {
+    "url",
+    "name",
+    "mode",
+    "cookie_domain",
+    "groups",
+    "users",
+    "strip_cookie",
+    "allow_preflight",
+    "skip_paths",
+    "rules",
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,13 @@ class AppState:
     groups: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
     skip_paths: tuple[str, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+    strip_cookie: bool = False
+    allow_preflight: bool = False
+
+    def all_rules(self) -> tuple[RuleSpec, ...]:
+        """Every rule in the order it is tried: the skip paths, then ``rules``."""
+        return (*(skip_path(regex) for regex in self.skip_paths), *self.rules)
 
 
 @dataclass(frozen=True)
@@ -107,6 +136,25 @@ class _Reader:
             return ""
         return value
 
+    def strings(self, value: Any, where: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if isinstance(value, str) or not isinstance(value, list):
+            self.problem(where, "must be a list")
+            return ()
+        if not all(isinstance(item, str) for item in value):
+            self.problem(where, "must be a list of strings")
+            return ()
+        return tuple(value)
+
+    def flag(self, value: Any, where: str) -> bool:
+        if value is None:
+            return False
+        if not isinstance(value, bool):
+            self.problem(where, "must be true or false")
+            return False
+        return value
+
     def unknown_keys(self, data: dict[str, Any], allowed: set[str], where: str) -> None:
         for k in sorted(set(data) - allowed):
             self.problem(where, f"unknown key {k!r} (known: {', '.join(sorted(allowed))})")
@@ -118,10 +166,7 @@ def _user(r: _Reader, name: str, raw: Any) -> UserState:
         r.problem(where, "is not a valid user name")
     data = r.mapping(raw, where)
     r.unknown_keys(data, USER_KEYS, where)
-    disabled = data.get("disabled", False)
-    if not isinstance(disabled, bool):
-        r.problem(f"{where}.disabled", "must be true or false")
-        disabled = False
+    disabled = r.flag(data.get("disabled"), f"{where}.disabled")
     password_hash = r.text(data.get("password_hash"), f"{where}.password_hash") or None
     if password_hash and not password_hash.startswith("$argon2"):
         r.problem(f"{where}.password_hash", "must be an argon2 hash ($argon2id$...)")
@@ -155,10 +200,8 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
         r.problem(f"{where}.cookie_domain", "only applies with mode: domain")
     skip = r.names(data.get("skip_paths"), f"{where}.skip_paths", re.compile(r".+"))
     for regex in skip:
-        try:
-            re.compile(regex)
-        except re.error as exc:
-            r.problem(f"{where}.skip_paths", f"{regex!r} is not a valid regular expression: {exc}")
+        for problem in check_rule("bypass", path_regex=regex)[1]:
+            r.problem(f"{where}.skip_paths", problem.text)
     return AppState(
         url=url or "",
         name=r.text(data.get("name"), f"{where}.name"),
@@ -167,7 +210,40 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
         groups=r.names(data.get("groups"), f"{where}.groups"),
         users=r.names(data.get("users"), f"{where}.users"),
         skip_paths=skip,
+        rules=_rules(r, f"{where}.rules", data.get("rules")),
+        strip_cookie=r.flag(data.get("strip_cookie"), f"{where}.strip_cookie"),
+        allow_preflight=r.flag(data.get("allow_preflight"), f"{where}.allow_preflight"),
     )
+
+
+def _rules(r: _Reader, where: str, raw: Any) -> tuple[RuleSpec, ...]:
+    """The rules in order; a problem's location is ``rules[i]`` (counted from 0)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        r.problem(where, "must be a list of rules such as {action: deny, path: /admin}")
+        return ()
+    return tuple(_rule(r, f"{where}[{i}]", item) for i, item in enumerate(raw))
+
+
+def _rule(r: _Reader, where: str, raw: Any) -> RuleSpec:
+    if not isinstance(raw, dict):
+        r.problem(where, "must be a mapping such as {action: deny, path: /admin}")
+        return RuleSpec("deny")
+    data = {str(k): v for k, v in raw.items()}
+    r.unknown_keys(data, set(KEYS), where)
+    spec, problems = check_rule(
+        r.text(data.get("action"), f"{where}.action"),
+        path=r.text(data.get("path"), f"{where}.path"),
+        path_regex=r.text(data.get("path_regex"), f"{where}.path_regex"),
+        methods=r.strings(data.get("methods"), f"{where}.methods"),
+        networks=r.strings(data.get("networks"), f"{where}.networks"),
+        groups=r.strings(data.get("groups"), f"{where}.groups"),
+        users=r.strings(data.get("users"), f"{where}.users"),
+    )
+    for problem in problems:
+        r.problem(f"{where}.{problem.key}" if problem.key else where, problem.text)
+    return spec
 
 
 def origin(url: str) -> str | None:
@@ -216,7 +292,9 @@ def state_data(state: State) -> dict[str, Any]:
         out: dict[str, Any] = {"url": a.url, "name": a.name}
         if a.mode != "single":
             out["mode"], out["cookie_domain"] = a.mode, a.cookie_domain
-        out.update(groups=list(a.groups), users=list(a.users), skip_paths=list(a.skip_paths))
+        out.update(groups=list(a.groups), users=list(a.users))
+        out.update({k: True for k in ("strip_cookie", "allow_preflight") if getattr(a, k)})
+        out.update(skip_paths=list(a.skip_paths), rules=[rule_data(x) for x in a.rules])
         return {k: v for k, v in out.items() if v not in ("", [])}
 
     return {

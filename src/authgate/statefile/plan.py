@@ -1,15 +1,18 @@
 """What ``apply`` would change: the store's state against the file's, as a list of changes.
 
 Pure: no store, no I/O. Objects the file names are made to match it exactly (fields,
-memberships, bindings, skip paths); objects it does not name are deleted only with
-``prune``. Group ``admins`` never loses its last member: the plan keeps one instead.
+switches, memberships, bindings, rules in order); objects it does not name are deleted only
+with ``prune``. Group ``admins`` never loses its last member: the plan keeps one instead.
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 
 from authgate.statefile.model import AppState, State, UserState
+from authgate.statefile.rules import describe
+from authgate.storage.store import RuleSpec
 
 ADMINS = "admins"
 
@@ -64,8 +67,21 @@ def _app_details(slug: str, old: AppState, new: AppState) -> list[str]:
     details += _field("cookie_domain", old.cookie_domain, new.cookie_domain)
     details += _set_diff("groups", old.groups, new.groups)
     details += _set_diff("users", old.users, new.users)
-    if old.skip_paths != new.skip_paths:
-        details.append(f"skip_paths {list(old.skip_paths)} -> {list(new.skip_paths)}")
+    details += _field("strip_cookie", old.strip_cookie, new.strip_cookie)
+    details += _field("allow_preflight", old.allow_preflight, new.allow_preflight)
+    return details + _rules_diff(old.all_rules(), new.all_rules())
+
+
+def _rules_diff(old: tuple[RuleSpec, ...], new: tuple[RuleSpec, ...]) -> list[str]:
+    """The rules removed (``-#N``, their old place) and added (``+#N``, their new place),
+    numbered as ``authgate app rule list`` shows them; unchanged rules are not listed."""
+    details: list[str] = []
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        details += [f"rule -#{i + 1} {describe(old[i])}" for i in range(i1, i2)]
+        details += [f"rule +#{j + 1} {describe(new[j])}" for j in range(j1, j2)]
     return details
 
 
@@ -108,7 +124,8 @@ def plan(current: State, desired: State, *, prune: bool = False) -> list[Change]
     for slug, want_app in sorted(desired.apps.items()):
         have_app = current.apps.get(slug)
         if have_app is None:
-            changes.append(Change("add", "app", slug, (want_app.url,), app=want_app))
+            added = (want_app.url, *_rules_diff((), want_app.all_rules()))
+            changes.append(Change("add", "app", slug, added, app=want_app))
         elif app_changes := _app_details(slug, have_app, want_app):
             changes.append(Change("update", "app", slug, tuple(app_changes), app=want_app))
     if prune:

@@ -95,9 +95,14 @@ def sso(
         yield deploy(kind, authgate, start)
 
 
-@pytest.fixture
-def nginx_sso(authgate: Authgate, nginx_stack: Callable[..., Proxy]) -> Deployment:
-    return deploy("nginx", authgate, nginx_stack)
+@pytest.fixture(params=["nginx", "traefik", "caddy"])
+def fresh_sso(
+    request: pytest.FixtureRequest, authgate: Authgate, tmp_path: Path, echo: Echo
+) -> Iterator[Deployment]:
+    """A deployment of its own (for the browser test), behind each proxy in turn."""
+    kind: str = request.param
+    with proxy_factory(kind, tmp_path, echo, authgate) as start:
+        yield deploy(kind, authgate, start)
 
 
 # --------------------------------------------------------------------------------------------
@@ -470,9 +475,9 @@ def _host_of(url: str) -> str:
 
 @pytest.mark.browser
 def test_chromium_login_second_app_and_sign_out(
-    nginx_sso: Deployment, browser_page: Any, tmp_path: Path
+    fresh_sso: Deployment, browser_page: Any, tmp_path: Path
 ) -> None:
-    sso, page = nginx_sso, browser_page
+    sso, page = fresh_sso, browser_page
     target = sso.url(APP1, "/x?a=1&b=2")
 
     page.goto(target)

@@ -87,3 +87,10 @@ def test_unsupported_database_is_named_without_its_password(tmp_path: Path) -> N
         load_settings(env)
     assert "AUTHGATE_DATABASE_URL" in str(caught.value)
     assert "hunter2" not in str(caught.value)
+
+
+def test_public_url_with_a_path_is_refused(tmp_path: Path) -> None:
+    env = {"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_PUBLIC_URL": "https://example.com/auth"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env)
+    assert "without a path" in str(caught.value)

@@ -80,6 +80,10 @@ def _parse_url(value: object) -> str:
         )
     if parts.query or parts.fragment or parts.username:
         raise ValueError("must not carry a query, fragment or user name")
+    if parts.path not in ("", "/"):
+        raise ValueError(
+            "must be the portal's own origin without a path, e.g. https://auth.example.com"
+        )
     return text
 
 

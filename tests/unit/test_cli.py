@@ -70,3 +70,16 @@ def test_explain_json(run) -> None:  # type: ignore[no-untyped-def]
     result = json.loads(run("explain", "--url", "http://wiki.lan/admin", "--json"))
     assert result["outcome"] == "login"
     assert "no decision" in run("explain", "--decision", "feedbeef", code=1)
+
+
+def test_serve_refuses_a_port_in_use() -> None:
+    import socket
+
+    from authgate.cli.serve import port_in_use
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert "in use" in port_in_use("127.0.0.1", port)
+    assert port_in_use("127.0.0.1", port) == ""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import sys
 
 import click
@@ -43,6 +45,12 @@ def serve(
                 err=True,
             )
 
+    port_problem = port_in_use(settings.host, settings.port)
+    if port_problem:
+        click.echo(
+            f"authgate: cannot listen on {settings.host}:{settings.port}: {port_problem}", err=True
+        )
+        sys.exit(1)
     run_store(ctx, prepare)
     for key, value in overrides.items():
         if value is not None:
@@ -90,6 +98,20 @@ def serve(
     except OSError as exc:
         click.echo(f"authgate: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
         sys.exit(1)
+
+
+def port_in_use(host: str, port: int) -> str:
+    """Why the address cannot be bound, or "" when it can. granian itself binds with
+    SO_REUSEPORT and would silently share a port with another running server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "the port is in use (is authgate already running?)"
+            return exc.strerror or str(exc)
+    return ""
 
 
 @click.command()

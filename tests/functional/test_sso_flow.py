@@ -118,3 +118,21 @@ async def test_jwt_header_verifies_against_the_jwks(harness: Harness) -> None:
     claims = jwt.decode(token, key, algorithms=["ES256"], audience="app1", issuer=PUBLIC)
     assert claims["preferred_username"] == "alice"
     assert claims["groups"] == ["staff"]
+
+
+async def test_authentik_query_markers(harness: Harness) -> None:
+    from tests.functional.dialects import ask
+
+    uri = "/x?X-authentik-auth-callback=true&code=c&state=s"
+    traefik = await ask(harness.client, "traefik", "GET", "app1.test", uri)
+    assert traefik.response.status_code == 302
+    assert traefik.response.headers["location"] == (
+        f"http://app1.test{PREFIX}/callback?X-authentik-auth-callback=true&code=c&state=s"
+    )
+    logout = await ask(harness.client, "caddy", "GET", "app1.test", "/?X-authentik-logout=true")
+    assert logout.response.headers["location"] == f"http://app1.test{PREFIX}/sign_out"
+    # nginx cannot relay a redirect: the marker is judged as an ordinary URL (no loop)
+    nginx = await ask(
+        harness.client, "nginx", "GET", "app1.test", "/public?X-authentik-logout=true"
+    )
+    assert nginx.response.status_code == 200

@@ -41,6 +41,7 @@ class ForwardRequest:
     browser: bool  # a top-level navigation that can follow a redirect to a login page
     preflight: bool = False  # a CORS preflight: OPTIONS with Origin and the request method
     referer: str = ""  # for a script's 401: the page it was loaded by, to return to after login
+    can_redirect: bool = True  # False for nginx: it relays only 2xx, 401 and 403
 
 
 class BadRequest(Exception):
@@ -119,6 +120,7 @@ def build_request(
     host: str | None,
     uri: str,
     client_ip: str,
+    can_redirect: bool = True,
 ) -> ForwardRequest:
     """Validate the parts a dialect read and return the canonical request, or raise."""
     if headers.forged_identity() is not None:
@@ -147,4 +149,5 @@ def build_request(
         and bool(headers.get("origin"))
         and bool(headers.get("access-control-request-method")),
         referer=(headers.get("referer") or "")[:2048],
+        can_redirect=can_redirect,
     )

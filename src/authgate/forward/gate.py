@@ -102,7 +102,9 @@ class Gate:
         return app
 
     def _before_login(self, app: AppView, request: ForwardRequest, trace: Trace) -> Decision | None:
-        marker = _marker(request.uri)
+        # authentik's query markers need a redirect; nginx cannot relay one (a 401 would send
+        # the browser to start and back here: a loop), and its outpost location serves both.
+        marker = _marker(request.uri) if request.can_redirect else ""
         if marker:
             _note(trace, f"query marker: authentik {marker}")
             _, _, query = request.uri.partition("?")

@@ -46,7 +46,9 @@ def parse(
             host = headers.single("x-forwarded-host") or headers.get("host")
         method = headers.single("x-original-method") or "GET"
     ip = client_address(headers, peer, trusted, is_trusted)
-    return build_request(headers, method=method, host=host, uri=uri, client_ip=ip)
+    return build_request(
+        headers, method=method, host=host, uri=uri, client_ip=ip, can_redirect=False
+    )
 
 
 def _split_url(url: str) -> tuple[str, str]:

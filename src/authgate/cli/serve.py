@@ -105,6 +105,9 @@ def port_in_use(host: str, port: int) -> str:
     SO_REUSEPORT and would silently share a port with another running server."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR, as servers set it: connections in TIME_WAIT from a server that just
+        # stopped do not count, a socket still listening there does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tests.functional.conftest import PREFIX, PUBLIC, Harness
 
 
@@ -136,3 +138,26 @@ async def test_authentik_query_markers(harness: Harness) -> None:
         harness.client, "nginx", "GET", "app1.test", "/public?X-authentik-logout=true"
     )
     assert nginx.response.status_code == 200
+
+
+async def test_parallel_logins_do_not_spoil_each_other(harness: Harness) -> None:
+    """Two tabs open the app at once: both sign-ins complete, each back on its own page."""
+    from tests.functional.conftest import PASSWORD, parse_form
+
+    starts = [(await harness.check("app1.test", path)).headers["location"] for path in ("/a", "/b")]
+    # Both start requests leave the browser before either answer is back: neither carries
+    # the other's state cookie. Then the browser stores both answers' cookies.
+    answers = []
+    for url in starts:
+        async with httpx.AsyncClient(
+            transport=harness.client._transport, headers=harness.client.headers
+        ) as tab:
+            answers.append(await tab.get(url))
+    for answer in answers:
+        harness.client.cookies.extract_cookies(answer)
+    authorize = [answer.headers["location"] for answer in answers]
+    login = await harness.client.get(await harness.follow(authorize[0]))
+    form = parse_form(login.text) | {"username": "alice", "password": PASSWORD}
+    await harness.client.post(f"{PUBLIC}/login", data=form)
+    landed = [await harness.follow(url) for url in authorize]
+    assert landed == ["http://app1.test/a", "http://app1.test/b"]

@@ -75,17 +75,21 @@ def routes(rt: Runtime) -> list[Route]:
                 status_code=401,
                 headers={"cache-control": "no-store"},
             )
-        existing = read_cookie(request.headers.get("cookie", ""), STATE_COOKIE)
-        nonce = (rt.load_state(existing) or {}).get("n") if existing else None
-        nonce = nonce or secrets.token_urlsafe(16)
+        nonce = secrets.token_urlsafe(16)
         state = rt.dump_state(
             {"a": app.slug, "rd": target, "n": nonce, "o": f"{app.scheme}://{origin_host}"}
         )
         response = _redirect(f"{rt.settings.public_url}/flow/authorize?state={state}")
+        # One cookie per sign-in, named by its nonce: logins started in parallel (several
+        # tabs, a page and its assets behind nginx) never overwrite each other's.
         response.headers.append(
             "set-cookie",
             set_cookie(
-                STATE_COOKIE, rt.dump_state({"n": nonce}), secure=app.secure, max_age=STATE_MAX_AGE
+                state_cookie_name(nonce),
+                rt.dump_state({"n": nonce}),
+                secure=app.secure,
+                max_age=STATE_MAX_AGE,
+                path=f"{rt.settings.outpost_prefix}/",
             ),
         )
         return response
@@ -95,7 +99,8 @@ def routes(rt: Runtime) -> list[Route]:
         if app is None:
             return _not_found(rt, host)
         state = rt.load_state(request.query_params.get("state", ""))
-        cookie = read_cookie(request.headers.get("cookie", ""), STATE_COOKIE)
+        name = state_cookie_name(state.get("n", "")) if state else ""
+        cookie = read_cookie(request.headers.get("cookie", ""), name) if name else None
         nonce = (rt.load_state(cookie) or {}).get("n", "") if cookie else ""
         code = request.query_params.get("code", "")
         problem = _callback_problem(state, nonce, app, host)
@@ -107,7 +112,18 @@ def routes(rt: Runtime) -> list[Route]:
             if app_id != app.id or not hmac.compare_digest(code_nonce, state["n"]):
                 problem = "the sign-in code was issued for another app or browser"
             else:
-                return await _finish_login(rt, request, app, portal_id, state["rd"])
+                response = await _finish_login(rt, request, app, portal_id, state["rd"])
+                response.headers.append(
+                    "set-cookie",
+                    set_cookie(
+                        name,
+                        "",
+                        secure=app.secure,
+                        max_age=0,
+                        path=f"{rt.settings.outpost_prefix}/",
+                    ),
+                )
+                return response
         log.info("callback refused on %s: %s", host, problem)
         return error_page(
             rt,
@@ -142,6 +158,10 @@ def routes(rt: Runtime) -> list[Route]:
         Route("/sign_out", sign_out, methods=["GET", "POST"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
     ]
+
+
+def state_cookie_name(nonce: str) -> str:
+    return f"{STATE_COOKIE}_{nonce[:12]}"
 
 
 def _callback_problem(

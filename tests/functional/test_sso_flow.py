@@ -161,3 +161,21 @@ async def test_parallel_logins_do_not_spoil_each_other(harness: Harness) -> None
     await harness.client.post(f"{PUBLIC}/login", data=form)
     landed = [await harness.follow(url) for url in authorize]
     assert landed == ["http://app1.test/a", "http://app1.test/b"]
+
+
+async def test_sign_out_started_by_another_site_asks_first(harness: Harness) -> None:
+    import re
+
+    first = await harness.check("app1.test", "/")
+    await harness.login(first.headers["location"])
+    url = f"http://app1.test{PREFIX}/sign_out"
+    asked = await harness.client.get(url, headers={"sec-fetch-site": "cross-site"})
+    assert asked.status_code == 200 and "Sign out" in asked.text
+    assert (await harness.check("app1.test", "/")).status_code == 200  # still signed in
+    forged = await harness.client.post(url, data={"csrf_token": "forged"})
+    assert forged.status_code == 200 and (await harness.check("app1.test", "/")).status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text)
+    assert token is not None
+    done = await harness.client.post(url, data={"csrf_token": token.group(1)})
+    assert done.status_code == 302
+    assert (await harness.check("app1.test", "/")).status_code == 302

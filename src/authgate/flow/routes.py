@@ -140,6 +140,17 @@ def routes(rt: Runtime) -> list[Route]:
             return response
         value = read_cookie(request.headers.get("cookie", ""), app_cookie_name(app))
         session_id = rt.session_signer.unsign(value) if value else None
+        if session_id and not await _sign_out_confirmed(rt, request, session_id):
+            # Another site sent the browser here (a link, an image): ask first, so that a
+            # page elsewhere cannot sign people out. The app's own links go straight through.
+            return html_page(
+                rt,
+                rt.render(
+                    "logout.html",
+                    logout_action=str(request.url),
+                    csrf_token=rt.csrf_token("sign_out:" + session_id),
+                ),
+            )
         if session_id:
             ended = await rt.store.revoke_family(session_id)
             rt.sessions.drop(ended)
@@ -158,6 +169,15 @@ def routes(rt: Runtime) -> list[Route]:
         Route("/sign_out", sign_out, methods=["GET", "POST"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
     ]
+
+
+async def _sign_out_confirmed(rt: Runtime, request: Request, session_id: str) -> bool:
+    """authentik signs out on a plain GET; so do we, unless another site started it."""
+    if request.method == "POST":
+        form = await request.form(max_files=0, max_fields=5)
+        token = form.get("csrf_token")
+        return isinstance(token, str) and rt.csrf_ok("sign_out:" + session_id, token)
+    return request.headers.get("sec-fetch-site", "").lower() != "cross-site"
 
 
 def state_cookie_name(nonce: str) -> str:

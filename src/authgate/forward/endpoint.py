@@ -51,6 +51,8 @@ class ForwardAuthEndpoint:
         peer = (scope.get("client") or ("", 0))[0]
         trusted = self._trusted_peers.get(peer)
         if trusted is None:
+            if len(self._trusted_peers) > 10_000:
+                self._trusted_peers.clear()
             trusted = self._trusted_peers.setdefault(peer, self.is_trusted(peer))
         request: ForwardRequest | None = None
         browser = False

@@ -1,0 +1,39 @@
+"""The Store: every read and write authgate makes, as async use cases over SQLAlchemy.
+
+One object, assembled from one part per concept over a shared base:
+
+- ``base``: the engine, ``_tx``, the revision bump that running servers watch, ``check``
+- ``names``: what a user, group or app may be called, and the row each name refers to
+- ``users``: users, groups and memberships
+- ``apps``: apps, their bindings and rules, and the ``AppView`` the hot path judges with
+- ``sessions``: portal and app sessions, and the one-time codes between them
+- ``audit``: the audit log
+"""
+
+from __future__ import annotations
+
+from authgate.storage.store.apps import AppStore, RuleSpec, app_view
+from authgate.storage.store.audit import AuditStore
+from authgate.storage.store.base import now
+from authgate.storage.store.names import NAME, SLUG
+from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
+from authgate.storage.store.users import UserInfo, UserStore
+
+__all__ = [
+    "NAME",
+    "SLUG",
+    "RuleSpec",
+    "SessionInfo",
+    "Store",
+    "UserInfo",
+    "app_view",
+    "code_hash",
+    "now",
+]
+
+
+class Store(UserStore, AppStore, SessionStore, AuditStore):
+    """Users, groups, apps and rules, sessions and codes, and the audit log, over one engine.
+
+    Changes that running servers must see at once bump the revision in the same transaction
+    (see ``base``)."""

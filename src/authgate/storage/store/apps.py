@@ -1,0 +1,277 @@
+"""Applications: their fields and switches, who is bound to them, their rules, and the
+frozen ``AppView`` the hot path judges with."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authgate.errors import ConflictError, NotFoundError
+from authgate.forward.hosts import canonical_host
+from authgate.forward.model import AppView, Rule
+from authgate.storage import models as m
+from authgate.storage.store import names
+from authgate.storage.store.base import StoreBase, now
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A rule as the Store keeps it, one text column per field. ``check_rule`` in
+    ``authgate.statefile.rules`` builds it, validated and canonical, for both the CLI and the
+    state file; the Store itself stores it as it is."""
+
+    action: str
+    path_prefix: str = ""
+    path_regex: str = ""
+    methods: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    def columns(self) -> dict[str, str]:
+        return {
+            "action": self.action,
+            "path_prefix": self.path_prefix,
+            "path_regex": self.path_regex,
+            "methods": ",".join(m.upper() for m in self.methods),
+            "networks": ",".join(self.networks),
+            "users": ",".join(self.users),
+            "groups": ",".join(self.groups),
+        }
+
+
+class AppStore(StoreBase):
+    async def add_app(
+        self,
+        slug: str,
+        *,
+        url: str,
+        name: str = "",
+        mode: str = "single",
+        cookie_domain: str = "",
+        groups: Sequence[str] = (),
+        users: Sequence[str] = (),
+        skip_paths: Sequence[str] = (),
+        strip_cookie: bool = False,
+        allow_preflight: bool = False,
+    ) -> AppView:
+        names.check_slug(slug)
+        async with self._tx() as db:
+            if await db.scalar(select(m.Application.id).where(m.Application.slug == slug)):
+                raise ConflictError(f"app {slug!r} already exists")
+            values = _fields(slug, url, name, mode, cookie_domain, strip_cookie, allow_preflight)
+            app = m.Application(slug=slug, created_at=now(), **values)
+            db.add(app)
+            await db.flush()
+            await _bind(db, app.id, groups, users)
+            _add_rules(db, app.id, _bypass(skip_paths))
+            await self._commit_change(db)
+        return await self.get_app(slug)
+
+    async def set_app_options(self, slug: str, **options: bool | str | None) -> AppView:
+        """Change name, URL or switches (strip_cookie, allow_preflight) of an app."""
+        allowed = {"name", "external_url", "strip_cookie", "allow_preflight"}
+        values = {k: v for k, v in options.items() if k in allowed and v is not None}
+        async with self._tx() as db:
+            app_id = await names.app_id(db, slug)
+            if values:
+                await db.execute(
+                    update(m.Application).where(m.Application.id == app_id).values(**values)
+                )
+            await self._commit_change(db)
+        return await self.get_app(slug)
+
+    async def update_app(
+        self,
+        slug: str,
+        *,
+        url: str,
+        name: str = "",
+        mode: str = "single",
+        cookie_domain: str = "",
+        groups: Sequence[str] = (),
+        users: Sequence[str] = (),
+        skip_paths: Sequence[str] = (),
+        rules: Sequence[RuleSpec] = (),
+        strip_cookie: bool = False,
+        allow_preflight: bool = False,
+        create: bool = False,
+    ) -> AppView:
+        """Make app ``slug`` exactly this, in one transaction: fields, switches, bindings and
+        rules (``skip_paths`` as bypass rules first, then ``rules``, checked by the caller).
+        ``create`` adds the app when it does not exist, so that no server ever sees a new app
+        without its rules; otherwise a missing app is a NotFoundError."""
+        values = _fields(slug, url, name, mode, cookie_domain, strip_cookie, allow_preflight)
+        specs = _bypass(skip_paths) + list(rules)
+        async with self._tx() as db:
+            app = await db.scalar(select(m.Application).where(m.Application.slug == slug))
+            if app is None and not create:
+                raise NotFoundError("app", slug)
+            if app is None:
+                names.check_slug(slug)
+                app = m.Application(slug=slug, created_at=now(), **values)
+                db.add(app)
+                await db.flush()
+            else:
+                await db.execute(delete(m.AppBinding).where(m.AppBinding.app_id == app.id))
+                await db.execute(delete(m.AppRule).where(m.AppRule.app_id == app.id))
+                await db.execute(
+                    update(m.Application).where(m.Application.id == app.id).values(**values)
+                )
+            await _bind(db, app.id, dict.fromkeys(groups), dict.fromkeys(users))
+            _add_rules(db, app.id, specs)
+            await self._commit_change(db)
+        return await self.get_app(slug)
+
+    async def add_rule(self, slug: str, rule: RuleSpec, position: int | None = None) -> int:
+        """Insert a rule at ``position`` (1-based; default last); returns its position."""
+        async with self._tx() as db:
+            app_id = await names.app_id(db, slug)
+            rows = await _rules_of(db, app_id)
+            at = len(rows) + 1 if position is None else max(1, min(position, len(rows) + 1))
+            for row in rows:
+                if row.position >= at:
+                    row.position += 1
+            db.add(m.AppRule(app_id=app_id, position=at, **rule.columns()))
+            await self._commit_change(db)
+        return at
+
+    async def delete_rule(self, slug: str, position: int) -> None:
+        async with self._tx() as db:
+            rows = await _rules_of(db, await names.app_id(db, slug))
+            if not 1 <= position <= len(rows):
+                raise NotFoundError("rule", f"{slug} #{position}")
+            await db.delete(rows[position - 1])
+            for index, row in enumerate(r for i, r in enumerate(rows) if i != position - 1):
+                row.position = index + 1
+            await self._commit_change(db)
+
+    async def delete_app(self, slug: str) -> None:
+        async with self._tx() as db:
+            app_id = await names.app_id(db, slug)
+            await db.execute(delete(m.AppRule).where(m.AppRule.app_id == app_id))
+            await db.execute(delete(m.AppBinding).where(m.AppBinding.app_id == app_id))
+            await db.execute(delete(m.Session).where(m.Session.app_id == app_id))
+            await db.execute(delete(m.LoginCode).where(m.LoginCode.app_id == app_id))
+            await db.execute(delete(m.Application).where(m.Application.id == app_id))
+            await self._commit_change(db)
+
+    async def get_app(self, slug: str) -> AppView:
+        for app in await self.load_apps():
+            if app.slug == slug:
+                return app
+        raise NotFoundError("app", slug)
+
+    async def load_apps(self) -> list[AppView]:
+        """Every app with its bindings and rules, as the hot path's frozen views."""
+        async with self._tx() as db:
+            apps = (await db.scalars(select(m.Application).order_by(m.Application.slug))).all()
+            users = {i: n for i, n in (await db.execute(select(m.User.id, m.User.username))).all()}
+            groups = {i: n for i, n in (await db.execute(select(m.Group.id, m.Group.name))).all()}
+            bindings = (await db.scalars(select(m.AppBinding))).all()
+            rules = (await db.scalars(select(m.AppRule).order_by(m.AppRule.position))).all()
+        views = []
+        for app in apps:
+            bound_users = frozenset(
+                users[b.user_id] for b in bindings if b.app_id == app.id and b.user_id in users
+            )
+            bound_groups = frozenset(
+                groups[b.group_id] for b in bindings if b.app_id == app.id and b.group_id in groups
+            )
+            app_rules = tuple(_rule(r) for r in rules if r.app_id == app.id)
+            views.append(app_view(app, bound_users, bound_groups, app_rules))
+        return views
+
+
+def _fields(
+    slug: str,
+    url: str,
+    name: str,
+    mode: str,
+    cookie_domain: str,
+    strip_cookie: bool,
+    allow_preflight: bool,
+) -> dict[str, Any]:
+    """An app's columns as ``add_app`` and ``update_app`` write them (the name defaults to
+    the slug)."""
+    return dict(
+        name=name or slug,
+        external_url=url,
+        mode=mode,
+        cookie_domain=cookie_domain,
+        strip_cookie=strip_cookie,
+        allow_preflight=allow_preflight,
+    )
+
+
+async def _rules_of(db: AsyncSession, app_id: int) -> list[m.AppRule]:
+    """The rules of an app, in order."""
+    return list(
+        await db.scalars(
+            select(m.AppRule).where(m.AppRule.app_id == app_id).order_by(m.AppRule.position)
+        )
+    )
+
+
+async def _bind(db: AsyncSession, app_id: int, groups: Iterable[str], users: Iterable[str]) -> None:
+    """Bind groups, then users, to an app; a missing one is a NotFoundError."""
+    for group in groups:
+        db.add(m.AppBinding(app_id=app_id, group_id=await names.group_id(db, group)))
+    for user in users:
+        db.add(m.AppBinding(app_id=app_id, user_id=await names.user_id(db, user)))
+
+
+def _bypass(skip_paths: Iterable[str]) -> list[RuleSpec]:
+    return [RuleSpec("bypass", path_regex=regex) for regex in skip_paths]
+
+
+def _add_rules(db: AsyncSession, app_id: int, specs: Iterable[RuleSpec]) -> None:
+    """Add ``specs`` as an app's rules 1, 2, …"""
+    for position, spec in enumerate(specs, 1):
+        db.add(m.AppRule(app_id=app_id, position=position, **spec.columns()))
+
+
+def app_view(
+    app: m.Application,
+    bound_users: frozenset[str] = frozenset(),
+    bound_groups: frozenset[str] = frozenset(),
+    rules: tuple[Rule, ...] = (),
+) -> AppView:
+    scheme, _, rest = app.external_url.partition("://")
+    host = canonical_host(rest.split("/", 1)[0]) or rest
+    return AppView(
+        id=app.id,
+        slug=app.slug,
+        name=app.name,
+        external_url=app.external_url,
+        scheme=scheme,
+        host=host,
+        mode=app.mode,
+        cookie_domain=app.cookie_domain,
+        bound_users=bound_users,
+        bound_groups=bound_groups,
+        rules=rules,
+        strip_cookie=bool(app.strip_cookie),
+        allow_preflight=bool(app.allow_preflight),
+    )
+
+
+def _rule(row: m.AppRule) -> Rule:
+    def split(text: str) -> list[str]:
+        return [part for part in text.split(",") if part]
+
+    return Rule(
+        action=row.action,
+        path_prefix=row.path_prefix,
+        path_regex=re.compile(row.path_regex) if row.path_regex else None,
+        methods=frozenset(split(row.methods)),
+        networks=tuple(ipaddress.ip_network(n, strict=False) for n in split(row.networks)),
+        users=frozenset(split(row.users)),
+        groups=frozenset(split(row.groups)),
+    )

@@ -1,0 +1,61 @@
+"""Names of users, groups and apps: what each may look like, and the row each one names."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from authgate.errors import ConflictError, NotFoundError
+from authgate.storage import models as m
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
+
+
+def check_slug(slug: str) -> None:
+    if not SLUG.match(slug):
+        raise ConflictError(
+            f"app slug {slug!r} is not valid: lower-case letters, digits and - only"
+        )
+
+
+async def user_id(db: AsyncSession, username: str) -> int:
+    uid = await db.scalar(select(m.User.id).where(m.User.username == username))
+    if uid is None:
+        raise NotFoundError("user", username)
+    return int(uid)
+
+
+async def group_id(db: AsyncSession, name: str, *, create: bool = False) -> int:
+    """The id of group ``name``; with ``create``, a missing group is added (flushed)."""
+    gid = await db.scalar(select(m.Group.id).where(m.Group.name == name))
+    if gid is not None:
+        return int(gid)
+    if not create:
+        raise NotFoundError("group", name)
+    if not NAME.match(name):
+        raise ConflictError(f"group name {name!r} is not valid")
+    group = m.Group(name=name)
+    db.add(group)
+    await db.flush()
+    return group.id
+
+
+async def app_id(db: AsyncSession, slug: str) -> int:
+    found = await db.scalar(select(m.Application.id).where(m.Application.slug == slug))
+    if found is None:
+        raise NotFoundError("app", slug)
+    return int(found)
+
+
+async def group_names(db: AsyncSession, uid: int) -> tuple[str, ...]:
+    """The names of the groups of user ``uid``, sorted."""
+    groups = await db.scalars(
+        select(m.Group.name)
+        .join(m.Membership, m.Membership.group_id == m.Group.id)
+        .where(m.Membership.user_id == uid)
+        .order_by(m.Group.name)
+    )
+    return tuple(groups)

@@ -1,0 +1,232 @@
+"""Sessions (portal and app) and the one-time codes that hand a portal session to an app."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Update, delete, select, update
+
+from authgate.errors import NotFoundError
+from authgate.forward.model import Identity
+from authgate.forward.sessions import SessionRecord
+from authgate.storage import models as m
+from authgate.storage.store import names
+from authgate.storage.store.base import StoreBase, now
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    username: str
+    kind: str
+    app: str
+    parent_id: str
+    created_at: datetime
+    expires_at: datetime
+    last_seen: datetime
+    ip: str
+
+
+def code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def revoke_live_sessions(uid: int) -> Update:
+    """The statement that revokes every live session of user ``uid``."""
+    return (
+        update(m.Session)
+        .where(m.Session.user_id == uid, m.Session.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class SessionStore(StoreBase):
+    async def create_session(
+        self,
+        user_id: int,
+        *,
+        kind: str,
+        lifetime: int,
+        parent_id: str | None = None,
+        app_id: int | None = None,
+        remember: bool = False,
+        ip: str = "",
+        user_agent: str = "",
+        expires_at: datetime | None = None,
+    ) -> str:
+        sid = secrets.token_urlsafe(32)
+        created = now()
+        async with self._tx() as db:
+            db.add(
+                m.Session(
+                    id=sid,
+                    user_id=user_id,
+                    kind=kind,
+                    parent_id=parent_id,
+                    app_id=app_id,
+                    created_at=created,
+                    expires_at=expires_at or created + timedelta(seconds=lifetime),
+                    last_seen=created,
+                    remember=remember,
+                    ip=ip[:64],
+                    user_agent=user_agent[:300],
+                )
+            )
+            await db.commit()
+        return sid
+
+    async def load_session(self, session_id: str) -> SessionRecord | None:
+        """A live session with its user and groups; None if unknown, revoked, expired or the
+        user is disabled, or if its portal session has been revoked."""
+        async with self._tx() as db:
+            row = (
+                await db.execute(
+                    select(m.Session, m.User)
+                    .join(m.User, m.User.id == m.Session.user_id)
+                    .where(m.Session.id == session_id)
+                )
+            ).first()
+            if row is None:
+                return None
+            sess, user = row
+            if sess.revoked_at is not None or user.disabled:
+                return None
+            if _aware(sess.expires_at) <= now():
+                return None
+            if sess.parent_id:
+                parent = await db.get(m.Session, sess.parent_id)
+                if parent is None or parent.revoked_at is not None:
+                    return None
+            groups = await names.group_names(db, user.id)
+        identity = Identity(
+            session_id=sess.id,
+            parent_id=sess.parent_id or "",
+            user_id=user.id,
+            uid=user.uid,
+            username=user.username,
+            email=user.email,
+            name=user.name,
+            groups=groups,
+            expires_at=_aware(sess.expires_at).timestamp(),
+        )
+        return SessionRecord(
+            identity=identity,
+            kind=sess.kind,
+            app_id=sess.app_id,
+            expires_at=_aware(sess.expires_at).timestamp(),
+            last_seen=_aware(sess.last_seen).timestamp(),
+        )
+
+    async def touch_sessions(self, seen: dict[str, float]) -> None:
+        if not seen:
+            return
+        async with self._tx() as db:
+            for sid, when in seen.items():
+                await db.execute(
+                    update(m.Session)
+                    .where(m.Session.id == sid)
+                    .values(last_seen=datetime.fromtimestamp(when, UTC))
+                )
+            await db.commit()
+
+    async def revoke_family(self, session_id: str) -> set[str]:
+        """Revoke a session, its portal session and every app session of that portal session."""
+        async with self._tx() as db:
+            sess = await db.get(m.Session, session_id)
+            if sess is None:
+                return set()
+            root = sess.parent_id or sess.id
+            ids = set(await db.scalars(select(m.Session.id).where(m.Session.parent_id == root)))
+            ids |= {root, session_id}
+            await db.execute(
+                update(m.Session).where(m.Session.id.in_(ids)).values(revoked_at=now())
+            )
+            await self._commit_change(db)
+        return ids
+
+    async def revoke_session(self, session_id: str) -> set[str]:
+        async with self._tx() as db:
+            if await db.get(m.Session, session_id) is None:
+                raise NotFoundError("session", session_id)
+        return await self.revoke_family(session_id)
+
+    async def revoke_user_sessions(self, username: str) -> int:
+        async with self._tx() as db:
+            uid = await names.user_id(db, username)
+            result = await db.execute(revoke_live_sessions(uid))
+            await self._commit_change(db)
+            return int(getattr(result, "rowcount", 0) or 0)
+
+    async def list_sessions(self, username: str | None = None) -> list[SessionInfo]:
+        async with self._tx() as db:
+            query = (
+                select(m.Session, m.User.username, m.Application.slug)
+                .join(m.User, m.User.id == m.Session.user_id)
+                .outerjoin(m.Application, m.Application.id == m.Session.app_id)
+                .where(m.Session.revoked_at.is_(None), m.Session.expires_at > now())
+                .order_by(m.Session.created_at)
+            )
+            if username:
+                query = query.where(m.User.username == username)
+            rows = (await db.execute(query)).all()
+        return [
+            SessionInfo(
+                s.id,
+                user,
+                s.kind,
+                slug or "",
+                s.parent_id or "",
+                _aware(s.created_at),
+                _aware(s.expires_at),
+                _aware(s.last_seen),
+                s.ip,
+            )
+            for s, user, slug in rows
+        ]
+
+    # -- one-time codes --------------------------------------------------------------------
+    async def create_code(
+        self, session_id: str, app_id: int, nonce: str, lifetime: int = 60
+    ) -> str:
+        code = secrets.token_urlsafe(32)
+        async with self._tx() as db:
+            db.add(
+                m.LoginCode(
+                    code_hash=code_hash(code),
+                    session_id=session_id,
+                    app_id=app_id,
+                    nonce=nonce,
+                    expires_at=now() + timedelta(seconds=lifetime),
+                    used=False,
+                )
+            )
+            await db.execute(delete(m.LoginCode).where(m.LoginCode.expires_at < now()))
+            await db.commit()
+        return code
+
+    async def consume_code(self, code: str) -> tuple[str, int, str] | None:
+        """(portal session id, app id, nonce) for an unused, unexpired code; marks it used."""
+        async with self._tx() as db:
+            result = await db.execute(
+                update(m.LoginCode)
+                .where(
+                    m.LoginCode.code_hash == code_hash(code),
+                    m.LoginCode.used.is_(False),
+                    m.LoginCode.expires_at > now(),
+                )
+                .values(used=True)
+            )
+            if not getattr(result, "rowcount", 0):
+                await db.rollback()
+                return None
+            row = await db.get(m.LoginCode, code_hash(code))
+            await db.commit()
+        assert row is not None
+        return row.session_id, row.app_id, row.nonce

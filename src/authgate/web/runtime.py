@@ -151,7 +151,15 @@ class Runtime:
         return self.templates.get_template(template).render(**context)
 
     def deny(self, decision: Deny) -> bytes:
-        username = decision.identity.username if decision.identity else "nobody"
+        if decision.identity is None:  # a deny rule judged before any login
+            return self.render(
+                "error.html",
+                status=403,
+                title="Access denied",
+                message=f"This address of {decision.app.name} is closed by a rule, whoever asks.",
+                decision_id=decision.decision_id,
+            ).encode()
+        username = decision.identity.username
         return self.render(
             "denied.html",
             username=username,

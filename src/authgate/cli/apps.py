@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import sys
 from urllib.parse import urlsplit
 
 import click
 
-from authgate.cli.context import emit, json_option, run_store, table
+from authgate.cli.context import emit, fail, json_option, run_store, table
 from authgate.forward.hosts import canonical_host, within_domain
 from authgate.forward.model import AppView
 from authgate.storage.store import Store
@@ -30,16 +29,11 @@ def _describe(app: AppView) -> dict[str, object]:
     }
 
 
-def _fail(message: str) -> None:
-    click.echo(f"authgate: {message}", err=True)
-    sys.exit(2)
-
-
 def check_url(url: str) -> str:
     parts = urlsplit(url.strip())
     host = canonical_host(parts.netloc) if parts.netloc and "@" not in parts.netloc else None
     if parts.scheme not in ("http", "https") or host is None:
-        _fail(f"--url {url!r} is not an absolute http(s) URL such as https://grafana.example.com")
+        fail(f"--url {url!r} is not an absolute http(s) URL such as https://grafana.example.com")
     assert host is not None
     return f"{parts.scheme}://{host}"
 
@@ -81,16 +75,16 @@ def add(
     domain = cookie_domain.strip().lower().strip(".")
     if mode == "domain":
         if not domain or canonical_host(domain) != domain:
-            _fail("--mode domain needs --cookie-domain, e.g. --cookie-domain example.com")
+            fail("--mode domain needs --cookie-domain, e.g. --cookie-domain example.com")
         if not within_domain(urlsplit(origin).hostname or "", domain):
-            _fail(f"the app's host must lie within --cookie-domain {domain}")
+            fail(f"the app's host must lie within --cookie-domain {domain}")
     elif domain:
-        _fail("--cookie-domain only applies with --mode domain")
+        fail("--cookie-domain only applies with --mode domain")
     for regex in skip_paths:
         try:
             re.compile(regex)
         except re.error as exc:
-            _fail(f"--skip-path {regex!r} is not a valid regular expression: {exc}")
+            fail(f"--skip-path {regex!r} is not a valid regular expression: {exc}")
 
     async def action(store: Store) -> AppView:
         created = await store.add_app(

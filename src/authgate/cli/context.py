@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -79,6 +79,12 @@ def run_store(ctx: click.Context, action: Callable[[Any], Awaitable[T]]) -> T:
 
 def _line(exc: BaseException) -> str:
     return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Stop the command with one clear line (exit 2: bad input; 1: the work failed)."""
+    click.echo(f"authgate: {message}", err=True)
+    sys.exit(code)
 
 
 def emit(as_json: bool, data: Any, text: str | Callable[[], str]) -> None:

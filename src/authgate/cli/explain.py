@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from authgate.cli.context import emit, json_option, run_store
+from authgate.cli.context import emit, fail, json_option, run_store
 from authgate.config.secret import Secret
 from authgate.forward.apps import AppIndex
 from authgate.forward.context import BadRequest, ForwardRequest, Headers, build_request
@@ -19,15 +19,10 @@ from authgate.forward.sessions import SessionCache
 from authgate.storage.store import Store
 
 
-def _fail(message: str) -> None:
-    click.echo(f"authgate: {message}", err=True)
-    sys.exit(2)
-
-
 def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
-        _fail(f"--url {url!r} is not an absolute http(s) URL")
+        fail(f"--url {url!r} is not an absolute http(s) URL")
     host, slash, path = rest.partition("/")
     try:
         return build_request(
@@ -78,9 +73,9 @@ def explain(
         show_decision(ctx, decision_id, as_json)
         return
     if not url:
-        _fail("give --url URL (or --decision ID)")
+        fail("give --url URL (or --decision ID)")
     if username and anonymous:
-        _fail("--user and --anonymous exclude each other")
+        fail("--user and --anonymous exclude each other")
     request = parse_url(url, method, ip)
 
     async def act(store: Store) -> tuple[Decision, list[str]]:
@@ -88,7 +83,7 @@ def explain(
         if username:
             user = await store.get_user(username)
             if user.disabled:
-                _fail(f"user {username} is disabled: every request of theirs goes to login")
+                fail(f"user {username} is disabled: every request of theirs goes to login")
             identity = Identity(
                 "explain", "", user.id, user.uid, user.username, user.email, user.name, user.groups
             )

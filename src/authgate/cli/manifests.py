@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
-from authgate.cli.context import emit, json_option, run_store
+from authgate.cli.context import emit, fail, json_option, run_store
 
 #: flags that only some targets take: flag -> (is it set?, targets that take it)
 K8S = ("ingress-nginx", "traefik", "traefik-legacy", "envoy-gateway", "traefik-gateway")
@@ -25,11 +24,6 @@ FLAG_TARGETS: dict[str, tuple[str, ...]] = {
     "--tls-cert": ("nginx",),
     "--tls-key": ("nginx",),
 }
-
-
-def _fail(message: str) -> None:
-    click.echo(f"authgate: {message}", err=True)
-    sys.exit(2)
 
 
 @click.command("manifests")
@@ -83,29 +77,29 @@ def manifests(
     if middleware:
         name = target_name or "traefik"
         if name not in ("traefik", "traefik-legacy") or slug or url:
-            _fail(
+            fail(
                 "--middleware prints the shared Traefik Middleware: no SLUG, --url or "
                 "--target other than traefik/traefik-legacy"
             )
         try:
             text = _middleware(name == "traefik-legacy", flags)
         except SpecError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         emit(as_json, {"target": name, "middleware": True, "text": text}, text.rstrip("\n"))
         return
     if not slug:
-        _fail("name the app: authgate manifests SLUG --target TARGET (or --middleware)")
+        fail("name the app: authgate manifests SLUG --target TARGET (or --middleware)")
     assert slug is not None
     if target_name not in TARGETS:
         given = f"unknown --target {target_name!r}" if target_name else "--target is required"
-        _fail(f"{given}; one of: {', '.join(TARGETS)}")
+        fail(f"{given}; one of: {', '.join(TARGETS)}")
     assert target_name is not None
     _check_flags(target_name, flags)
     external_url = url or _stored_url(ctx, slug)
     try:
         text = _render(target_name, slug, external_url, flags)
     except SpecError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     emit(as_json, {"app": slug, "target": target_name, "text": text}, text.rstrip("\n"))
 
 
@@ -113,11 +107,11 @@ def _check_flags(target: str, flags: dict[str, Any]) -> None:
     for flag, targets in FLAG_TARGETS.items():
         value = flags[flag.lstrip("-").replace("-", "_")]
         if value and target not in targets:
-            _fail(f"{flag} does not apply to --target {target} (only {', '.join(targets)})")
+            fail(f"{flag} does not apply to --target {target} (only {', '.join(targets)})")
     if flags["service"] and flags["backend"]:
-        _fail("give either --service NAME:PORT or --backend IP:PORT, not both")
+        fail("give either --service NAME:PORT or --backend IP:PORT, not both")
     if flags["legacy_endpoints"] and not flags["backend"]:
-        _fail("--legacy-endpoints applies to an off-cluster --backend IP:PORT")
+        fail("--legacy-endpoints applies to an off-cluster --backend IP:PORT")
 
 
 def _stored_url(ctx: click.Context, slug: str) -> str:
@@ -127,7 +121,7 @@ def _stored_url(ctx: click.Context, slug: str) -> str:
 
     found = run_store(ctx, action)
     if found is None:
-        _fail(f"no app named {slug!r} (see authgate app list, or give --url URL)")
+        fail(f"no app named {slug!r} (see authgate app list, or give --url URL)")
     assert found is not None
     return found
 
@@ -184,7 +178,7 @@ def _middleware(legacy: bool, flags: dict[str, Any]) -> str:
 
     for flag in ("service", "backend", "tls_secret", "cert_resolver", "listen", "gateway"):
         if flags[flag]:
-            _fail(f"--{flag.replace('_', '-')} does not apply to --middleware")
+            fail(f"--{flag.replace('_', '-')} does not apply to --middleware")
     auth = s.parse_auth_service(flags["auth_service"] or s.DEFAULT_AUTH_SERVICE)
     ref = auth.service_ref()
     namespace = flags["namespace"] or (ref[1] if ref else "default")

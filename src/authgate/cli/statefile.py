@@ -8,12 +8,7 @@ from typing import Any
 
 import click
 
-from authgate.cli.context import emit, json_option, run_store
-
-
-def _fail(message: str, code: int = 2) -> None:
-    click.echo(f"authgate: {message}", err=True)
-    sys.exit(code)
+from authgate.cli.context import emit, fail, json_option, run_store
 
 
 def _read(path: str) -> str:
@@ -22,8 +17,7 @@ def _read(path: str) -> str:
             return sys.stdin.read()
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
-        raise AssertionError from exc  # unreachable: _fail exits
+        fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}")
 
 
 @click.command("apply")
@@ -88,5 +82,5 @@ def export(ctx: click.Context, output: Path | None, as_json: bool) -> None:
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+        fail(f"cannot write {output}: {exc.strerror or exc}", 1)
     click.echo(f"wrote {output}", err=True)

@@ -123,8 +123,9 @@ def build_request(
     can_redirect: bool = True,
 ) -> ForwardRequest:
     """Validate the parts a dialect read and return the canonical request, or raise."""
-    if headers.forged_identity() is not None:
-        raise BadRequest(f"client sent identity header {headers.forged_identity()}")
+    forged = headers.forged_identity()
+    if forged is not None:
+        raise BadRequest(f"client sent identity header {forged}")
     canon = canonical_host(host or "")
     if canon is None:
         raise BadRequest(f"unusable host {host!r}")

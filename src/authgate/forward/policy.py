@@ -57,12 +57,13 @@ def prejudge(app: AppView, request: ForwardRequest, trace: Trace = None) -> Rule
     return None
 
 
+def names_identity(users: frozenset[str], groups: frozenset[str], identity: Identity) -> bool:
+    """True when the user is listed, or is in one of the listed groups."""
+    return identity.username in users or any(g in groups for g in identity.groups)
+
+
 def is_bound(app: AppView, identity: Identity) -> bool:
-    if not app.has_bindings:
-        return True
-    return identity.username in app.bound_users or any(
-        g in app.bound_groups for g in identity.groups
-    )
+    return not app.has_bindings or names_identity(app.bound_users, app.bound_groups, identity)
 
 
 def needs_phrase(app: AppView) -> str:
@@ -92,9 +93,7 @@ def judge_with_identity(
         miss = ""
         if not rule_matches_request(rule, request):
             miss = "does not match"
-        elif (rule.users or rule.groups) and not (
-            identity.username in rule.users or any(g in rule.groups for g in identity.groups)
-        ):
+        elif rule.needs_identity and not names_identity(rule.users, rule.groups, identity):
             miss = f"is not for user {identity.username}"
         if miss:
             if trace is not None:

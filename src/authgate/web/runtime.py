@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
@@ -140,8 +141,6 @@ class Runtime:
             value = self.csrf_serializer.loads(token, max_age=86400)
         except (BadData, ValueError, TypeError):
             return False
-        import hmac
-
         return isinstance(value, str) and hmac.compare_digest(value, seed)
 
     # -- rare pages, for the dialects that show our body ---------------------------------

@@ -12,21 +12,7 @@ from authgate.forward.answers import to_client as render
 from authgate.forward.context import ForwardRequest, Headers, build_request, client_address
 
 name = "traefik"
-__all__ = ["name", "parse", "parse_forwarded", "render"]
-
-
-def parse_forwarded(
-    headers: Headers, scope_method: str, peer: str, trusted: bool, is_trusted: Callable[[str], bool]
-) -> ForwardRequest:
-    """X-Forwarded-Host/-Uri/-Method from a trusted proxy; from anyone else only ``Host``."""
-    if trusted:
-        host = headers.single("x-forwarded-host") or headers.get("host")
-        uri = headers.single("x-forwarded-uri") or "/"
-        method = headers.single("x-forwarded-method") or scope_method
-    else:
-        host, uri, method = headers.get("host"), "/", scope_method
-    ip = client_address(headers, peer, trusted, is_trusted)
-    return build_request(headers, method=method, host=host, uri=uri, client_ip=ip)
+__all__ = ["name", "parse", "render"]
 
 
 def parse(
@@ -37,4 +23,12 @@ def parse(
     trusted: bool,
     is_trusted: Callable[[str], bool],
 ) -> ForwardRequest:
-    return parse_forwarded(headers, scope_method, peer, trusted, is_trusted)
+    """X-Forwarded-Host/-Uri/-Method from a trusted proxy; from anyone else only ``Host``."""
+    if trusted:
+        host = headers.single("x-forwarded-host") or headers.get("host")
+        uri = headers.single("x-forwarded-uri") or "/"
+        method = headers.single("x-forwarded-method") or scope_method
+    else:
+        host, uri, method = headers.get("host"), "/", scope_method
+    ip = client_address(headers, peer, trusted, is_trusted)
+    return build_request(headers, method=method, host=host, uri=uri, client_ip=ip)

@@ -26,8 +26,9 @@ CORPUS = [
     ("GET", H, "/admin;x", "deny"),
     ("GET", H, "/admin/", "deny"),
     ("GET", H, "/ADMIN", "login"),  # paths are case-sensitive, as the upstream sees them
-    ("GET", H, "/admin%2F..", "login"),  # = "/" once %2F is read as a slash
-    ("GET", H, "/public%2F..%2Fadmin", "deny"),
+    ("GET", H, "/admin%2F..", "bad"),  # "/" once %2F is a slash, "/admin/.." to other apps
+    ("GET", H, "/public%2F..%2Fadmin", "bad"),
+    ("GET", H, "/admin%2Fx", "deny"),  # an encoded slash that changes no dot segment: /admin/x
     ("GET", H, "/public/../admin", "deny"),
     ("GET", H, "/public/%2e%2e/admin", "deny"),
     ("GET", H, "/public?x=/admin", "allow"),
@@ -86,6 +87,85 @@ async def test_signed_in_user_passes_the_same_spellings_only_where_allowed(
     async with httpx.AsyncClient(transport=rules.client._transport) as bare:
         for uri, expected in [("/x", "allow"), ("/x/../admin", "deny"), ("/public", "allow")]:
             result = await ask(bare, dialect, "GET", "APP1.test.", uri, {"cookie": cookie})
+            assert result.outcome == expected, (uri, result.response.status_code)
+
+
+def _refused(dialect: str) -> int:
+    return 401 if dialect == "nginx" else 400
+
+
+async def _signed_in_cookie(rules: Harness) -> str:
+    first = await rules.check(H, "/x")
+    await rules.login(first.headers["location"])
+    return "; ".join(f"{c.name}={c.value}" for c in rules.client.cookies.jar if c.domain == H)
+
+
+# Issue 9, defects 1 and 2: paths that mean one thing to authgate and another to the app.
+# The app denies /admin (before login) and bypasses ^/public; none of these may be allowed,
+# bypassed, or even sent to the login: each is refused as it is.
+CONTROL_ESCAPES = [f"%{b:02X}" for b in range(0x20)] + ["%7F", "%7f", "%0d", "%1f"]
+TWO_MEANINGS = [
+    "/admin%0d%0a",
+    "/admin%0d%0aX-Injected:%201",
+    "/adm%00in",
+    "/admin%00.html",
+    "/admin/x%00",
+    "/public/%00",
+    "/public%00",
+    "/public/%0d%0aX-Injected:%201",
+    "/public/x%09",
+    "/admin%2500",  # %00 once an app decodes twice
+    "/public/%2500",
+    "/admin%2F..",
+    "/admin%2f..",
+    "/admin%5C..",
+    "/public%2F..%2Fadmin",
+    "/public%5C..%5Cadmin",
+    "/public/..%2Fadmin",
+    "/public%2F%2E%2E%2Fadmin",
+    "/public%2f%2e%2e%2fadmin",
+    "/public/x%2F..%2F..%2Fadmin",
+    "/public/%252e%252e/admin",
+    "/public%252F..%252Fadmin",
+    "/public/..;/admin",
+    "/public/..%3B/admin",
+    "/x?a=1",  # control: not refused (the query is no part of the path)
+]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_paths_that_mean_two_things_are_refused_for_anyone(
+    rules: Harness, dialect: str
+) -> None:
+    cookie = await _signed_in_cookie(rules)
+    async with httpx.AsyncClient(transport=rules.client._transport) as bare:
+        uris = [f"/admin{e}" for e in CONTROL_ESCAPES] + TWO_MEANINGS
+        for uri in uris:
+            for who, headers in (("anonymous", {}), ("alice", {"cookie": cookie})):
+                result = await ask(bare, dialect, "GET", H, uri, headers)
+                status = result.response.status_code
+                if uri == "/x?a=1":
+                    assert result.outcome == ("allow" if who == "alice" else "login"), who
+                    continue
+                assert status == _refused(dialect), (who, uri, status, result.response.text)
+                if dialect != "nginx":
+                    assert "path refused" in result.response.json()["reason"], uri
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_an_encoded_slash_that_changes_nothing_is_judged_as_a_slash(
+    rules: Harness, dialect: str
+) -> None:
+    cookie = await _signed_in_cookie(rules)
+    async with httpx.AsyncClient(transport=rules.client._transport) as bare:
+        for uri, expected in [
+            ("/api/files/a%2Fb", "allow"),
+            ("/api/files/a%2fb%2Fc.txt", "allow"),
+            ("/public/a%2Fb", "allow"),
+            ("/admin%2Fx", "deny"),
+            ("/admin%2fsettings", "deny"),
+        ]:
+            result = await ask(bare, dialect, "GET", H, uri, {"cookie": cookie})
             assert result.outcome == expected, (uri, result.response.status_code)
 
 

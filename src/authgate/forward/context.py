@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from authgate.forward.hosts import canonical_host
-from authgate.forward.paths import canonical_path, split_uri
+from authgate.forward.paths import UnjudgeablePath, judge_path, split_uri
 
 # Header names authgate emits or documents as identity; a client must never send them.
 # (``X-Auth-Request-Redirect`` is ingress-nginx's own and stays allowed.)
@@ -132,9 +132,10 @@ def build_request(
     if len(uri) > 8192:
         raise BadRequest("request URI longer than 8 KiB")
     raw_path, _ = split_uri(uri)
-    path = canonical_path(raw_path)
-    if path is None:
-        raise BadRequest("path cannot be judged (bad escape, control byte or not absolute)")
+    try:
+        path = judge_path(raw_path)
+    except UnjudgeablePath as exc:
+        raise BadRequest(f"path refused: {exc}") from None
     verb = method.strip().upper()
     if not verb.isalpha() or len(verb) > 20:
         raise BadRequest(f"unusable method {method!r}")

@@ -31,6 +31,7 @@ pytestmark = pytest.mark.e2e
 
 HOST = "hyg.test"
 PASSWORD = "correct horse battery staple"
+FORGED = "mallory-forged"
 
 HOSTILE = [
     "/admin%00",
@@ -53,6 +54,17 @@ HOSTILE = [
     "/public/..;/admin",
 ]
 NGINX_REFUSES = {p for p in HOSTILE if "%00" in p}
+FORGED_NAMES = [
+    "Remote-Uid",
+    "Remote-Entitlements",
+    "X-Remote-User",
+    "X-Webauth-User",
+    "X-User",
+    "X-Forwarded-User",
+    "X-Forwarded-Email",
+    "X-Forwarded-Groups",
+    "X-Forwarded-Preferred-Username",
+]
 
 
 @dataclass
@@ -178,3 +190,23 @@ def test_an_encoded_slash_inside_a_name_still_works(
     assert response.json()["path"] == "/api/files/a/b"
     denied = send(deployment, "/admin%2Fx", {"Cookie": alice_cookie})
     assert not reached_the_app(denied) and denied.status_code == 403, denied.status_code
+
+
+def test_identity_headers_apps_trust_are_refused(deployment: Deployment, alice_cookie: str) -> None:
+    problems: list[str] = []
+    for name in FORGED_NAMES:
+        for who, path, headers in (
+            ("anonymous", "/public/x", {}),
+            ("alice", "/x", {"Cookie": alice_cookie}),
+        ):
+            response = send(deployment, path, {**headers, name: FORGED})
+            case = f"{deployment.kind} {who} {path} with {name}: {response.status_code}"
+            if FORGED in response.text:
+                problems.append(f"{case}: the forged value reached the app")
+            elif deployment.kind == "nginx":
+                if not goes_to_start(response):
+                    problems.append(f"{case}: expected the 302 to start")
+            elif response.status_code != 400 or name.lower() not in response.text.lower():
+                problems.append(f"{case}: expected a 400 naming the header")
+    assert not problems, "\n".join(problems)
+    assert logged(deployment.authgate, "client sent identity header x-webauth-user")

@@ -5,29 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from authgate.forward.headers import is_identity_header
 from authgate.forward.hosts import canonical_host
 from authgate.forward.paths import UnjudgeablePath, judge_path, split_uri
-
-# Header names authgate emits or documents as identity; a client must never send them.
-# (``X-Auth-Request-Redirect`` is ingress-nginx's own and stays allowed.)
-IDENTITY_PREFIXES = ("x-authentik-",)
-IDENTITY_NAMES = frozenset(
-    {
-        "remote-user",
-        "remote-groups",
-        "remote-email",
-        "remote-name",
-        "x-auth-request-user",
-        "x-auth-request-email",
-        "x-auth-request-groups",
-        "x-auth-request-preferred-username",
-        "x-auth-request-access-token",
-        "x-forwarded-user",
-        "x-forwarded-email",
-        "x-forwarded-groups",
-        "x-forwarded-preferred-username",
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +61,7 @@ class Headers:
     def forged_identity(self) -> str | None:
         """The first identity header name a client tried to send, in any case or with ``_``."""
         for name in self.values:
-            norm = name.replace("_", "-")
-            if norm.startswith(IDENTITY_PREFIXES) or norm in IDENTITY_NAMES:
+            if is_identity_header(name):
                 return name
         return None
 

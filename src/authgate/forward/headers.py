@@ -33,6 +33,52 @@ IDENTITY_HEADERS = (
 )
 
 
+#: Client header families refused on every check (PROXIES.md): the names authgate emits and
+#: the names common apps trust as identity. A family is a prefix and is refused whole, in any
+#: case and with ``_`` read as ``-``. docs/proxies.md and README.md show this same list (a
+#: unit test compares them). The second column says who emits or trusts the family.
+REFUSED_IDENTITY_FAMILIES: tuple[tuple[str, str], ...] = (
+    ("x-authentik-", "authgate, authentik"),
+    ("remote-", "authgate, Authelia; Navidrome, Paperless-ngx, Graylog, Linkding"),
+    ("x-auth-request-", "authgate, oauth2-proxy (--set-xauthrequest)"),
+    ("x-remote-", "Kubernetes authenticating proxy, Apache"),
+    ("x-webauth-", "Grafana auth.proxy, Gitea/Forgejo reverse-proxy auth, Tailscale"),
+    ("x-forwarded-user", "oauth2-proxy, Jenkins reverse-proxy-auth"),
+    ("x-forwarded-email", "oauth2-proxy"),
+    ("x-forwarded-groups", "oauth2-proxy, Jenkins reverse-proxy-auth"),
+    ("x-forwarded-preferred-username", "oauth2-proxy"),
+    ("x-forwarded-access-token", "oauth2-proxy"),
+    ("x-forwarded-login", "SonarQube"),
+    ("x-forwarded-name", "SonarQube"),
+    ("x-forwarded-roles", "Rundeck"),
+    ("x-forwarded-uuid", "Rundeck"),
+    ("x-user", "X-User, X-Username, X-User-Email, X-Userinfo (nginx examples, Kong OIDC)"),
+    ("x-email", "nginx + oauth2-proxy examples, Pomerium claim headers"),
+    ("x-group", "nginx + oauth2-proxy examples"),
+    ("x-authenticated-", "Kong, generic SSO gateways"),
+    ("x-consumer-", "Kong"),
+    ("x-vouch-", "Vouch Proxy"),
+    ("x-pomerium-", "Pomerium"),
+    ("cf-access-", "Cloudflare Access"),
+    ("tailscale-", "Tailscale Serve"),
+    ("x-goog-authenticated-user-", "Google IAP"),
+    ("x-goog-iap-jwt-assertion", "Google IAP"),
+    ("x-amzn-oidc-", "AWS Application Load Balancer"),
+    ("x-ms-client-principal", "Azure App Service authentication"),
+    ("x-ms-token-", "Azure App Service authentication"),
+    ("x-jwt-assertion", "Grafana auth.jwt, WSO2"),
+)
+#: Names inside a refused family that proxies and clients send legitimately.
+ALLOWED_IN_FAMILIES = frozenset({"x-auth-request-redirect", "x-user-agent"})
+_REFUSED_PREFIXES = tuple(prefix for prefix, _ in REFUSED_IDENTITY_FAMILIES)
+
+
+def is_identity_header(name: str) -> bool:
+    """True for a lower-cased header name a client must never send (``_`` read as ``-``)."""
+    norm = name.replace("_", "-")
+    return norm.startswith(_REFUSED_PREFIXES) and norm not in ALLOWED_IN_FAMILIES
+
+
 def _safe(value: str) -> bytes:
     """Header-safe bytes: no CR, LF or other control characters can split the answer."""
     if not value.isprintable():

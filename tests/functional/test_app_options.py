@@ -110,12 +110,13 @@ async def test_a_host_claimed_twice_is_refused_not_given_to_one_app(
     await _add_twin(harness, "aaa", "http://APP1.test.")  # sorts before app1
     with caplog.at_level(logging.ERROR, logger="authgate"):
         await harness.runtime.reload()
+    # Before: the index took "aaa" (first by slug), whose missing bindings let anyone in.
+    assert (await harness.check("app1.test", "/")).status_code == 503
     assert (
         "host app1.test is claimed by apps app1 and aaa: refused until one is moved; requests "
         "for it are refused. Fix: authgate app set aaa --url NEW-URL (or: authgate app delete "
         "aaa)" in caplog.text
     )
-    assert (await harness.check("app1.test", "/")).status_code == 503
     anonymous = {"cookie": ""}
     for dialect in DIALECTS:
         result = await ask(harness.client, dialect, "GET", "app1.test", "/admin", anonymous)

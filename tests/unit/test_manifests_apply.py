@@ -115,6 +115,7 @@ users:
 apps:
   Bad: {url: ftp://x}
   wiki: {url: https://wiki.example.com, mode: domain, users: [dave], skip_paths: ["("]}
+  iis: {url: https://iis.example.com, paths: insensitive}
 """
     with pytest.raises(ConfigError) as info:
         parse_state(text)
@@ -129,6 +130,7 @@ apps:
         "apps.wiki.cookie_domain: mode domain needs a cookie_domain",
         "apps.wiki.skip_paths: '(' is not a valid regular expression",
         "apps.wiki.users: 'dave' is not among the file's users",
+        "apps.iis.paths: must be case-sensitive or case-insensitive",
     ):
         assert expected in problems
 
@@ -173,6 +175,15 @@ async def test_rules_keep_their_order_and_are_replaced_when_they_differ(store: S
         "rule -#2 allow path /admin* groups admins; rule +#2 allow path /staff* groups admins"
     )
     assert (await store.get_app("wiki")).rules[1].path_prefix == "/staff"
+    insensitive = swapped.replace("allow_preflight: true", "paths: case-insensitive")
+    [described] = await apply_text(store, insensitive)
+    assert described == (
+        "~ app wiki: allow_preflight True -> False; paths 'case-sensitive' -> 'case-insensitive'"
+    )
+    wiki = await store.get_app("wiki")
+    assert wiki.case_insensitive_paths and all(r.ignore_case for r in wiki.rules)
+    assert state_data(await current_state(store))["apps"]["wiki"]["paths"] == "case-insensitive"
+    assert await apply_text(store, insensitive) == []
 
 
 async def test_skip_paths_are_the_leading_bypass_regex_rules(store: Store) -> None:
@@ -264,10 +275,12 @@ def test_export_then_apply_on_an_empty_store_round_trips(run: Invoke, tmp_path: 
         ["--action", "deny", "--method", "delete", "--network", "10.0.0.1", "--position", "2"],
     ):
         run("a", "app", "rule", "add", "wiki", *rule)
-    run("a", "app", "add", "api", "--url", "http://api.lan:8080")
+    run("a", "app", "add", "api", "--url", "http://api.lan:8080", "--paths", "case-insensitive")
     first = tmp_path / "first.yaml"
     run("a", "export", "-o", str(first))
     assert "strip_cookie: true" in first.read_text()
+    assert "paths: case-insensitive" in first.read_text()
+    assert first.read_text().count("paths: case") == 1  # the default is not written
     run("b", "apply", "-f", str(first))
     assert run("b", "export") == first.read_text()
     assert run("b", "app", "rule", "list", "wiki") == run("a", "app", "rule", "list", "wiki")

@@ -8,9 +8,13 @@ from urllib.parse import urlsplit
 import click
 
 from authgate.cli.context import emit, fail, json_option, run_store, table
+from authgate.errors import NotFoundError
 from authgate.forward.hosts import canonical_host, within_domain
 from authgate.forward.model import AppView
-from authgate.storage.store import Store
+from authgate.storage.store import BindingChange, Store
+
+PATHS = click.Choice(["case-sensitive", "case-insensitive"])
+PATHS_HELP = "case-insensitive: every path rule matches in any letter case (IIS, Windows)."
 
 
 def _describe(app: AppView) -> dict[str, object]:
@@ -26,6 +30,7 @@ def _describe(app: AppView) -> dict[str, object]:
         "rules": [r.describe() for r in app.rules],
         "strip_cookie": app.strip_cookie,
         "allow_preflight": app.allow_preflight,
+        "paths": app.paths,
     }
 
 
@@ -54,6 +59,7 @@ def app() -> None:
 @click.option("--cookie-domain", default="", help="Domain mode: the parent domain to share.")
 @click.option("--strip-cookie", is_flag=True, help="Hand the app a Cookie without authgate's.")
 @click.option("--allow-preflight", is_flag=True, help="Let CORS preflights through unsigned.")
+@click.option("--paths", type=PATHS, default="case-sensitive", show_default=True, help=PATHS_HELP)
 @json_option
 @click.pass_context
 def add(
@@ -68,9 +74,10 @@ def add(
     cookie_domain: str,
     strip_cookie: bool,
     allow_preflight: bool,
+    paths: str,
     as_json: bool,
 ) -> None:
-    """Register an app so that authgate answers for its host."""
+    """Register an app so that authgate answers for its host (one app per host)."""
     origin = check_url(url)
     domain = cookie_domain.strip().lower().strip(".")
     if mode == "domain":
@@ -98,6 +105,7 @@ def add(
             skip_paths=skip_paths,
             strip_cookie=strip_cookie,
             allow_preflight=allow_preflight,
+            case_insensitive_paths=paths == "case-insensitive",
         )
         await store.audit("app_added", subject=slug, detail=origin)
         return created
@@ -112,14 +120,19 @@ def add(
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List apps."""
     apps = run_store(ctx, lambda store: store.load_apps())
-    rows = [
-        [a.slug, a.external_url, a.mode, ",".join(sorted(a.bound_groups)) or "(any user)"]
-        for a in apps
-    ]
+    rows = [[a.slug, a.external_url, a.mode, a.paths, _bound(a) or "(any user)"] for a in apps]
     emit(
         as_json,
         [_describe(a) for a in apps],
-        lambda: table(rows, ["slug", "url", "mode", "groups"]),
+        lambda: table(rows, ["slug", "url", "mode", "paths", "bound"]),
+    )
+
+
+def _bound(app: AppView) -> str:
+    """Who may use an app, in one cell: 'group staff, user bob'."""
+    return ", ".join(
+        [f"group {g}" for g in sorted(app.bound_groups)]
+        + [f"user {u}" for u in sorted(app.bound_users)]
     )
 
 
@@ -161,9 +174,14 @@ def delete(ctx: click.Context, slug: str, as_json: bool) -> None:
 @app.command("set")
 @click.argument("slug")
 @click.option("--name", default=None, help="Display name.")
-@click.option("--url", default=None, help="New external URL.")
+@click.option("--url", default=None, help="New external URL (a host no other app has).")
 @click.option("--strip-cookie/--keep-cookie", default=None, help="Hide authgate's cookie.")
 @click.option("--allow-preflight/--no-allow-preflight", default=None, help="CORS preflights.")
+@click.option("--paths", type=PATHS, default=None, help=PATHS_HELP)
+@click.option("--add-group", "add_groups", multiple=True, help="Bind this group (repeat).")
+@click.option("--remove-group", "remove_groups", multiple=True, help="Unbind this group.")
+@click.option("--add-user", "add_users", multiple=True, help="Bind this user (repeat).")
+@click.option("--remove-user", "remove_users", multiple=True, help="Unbind this user.")
 @json_option
 @click.pass_context
 def set_(
@@ -173,24 +191,72 @@ def set_(
     url: str | None,
     strip_cookie: bool | None,
     allow_preflight: bool | None,
+    paths: str | None,
+    add_groups: tuple[str, ...],
+    remove_groups: tuple[str, ...],
+    add_users: tuple[str, ...],
+    remove_users: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Change an app's name, URL or switches."""
+    """Change an app's name, URL, switches or bindings: all of it, or nothing on an error.
+    Running servers apply the change on their next request."""
     origin = check_url(url) if url else None
+    change = _binding_change(add_groups, remove_groups, add_users, remove_users)
 
     async def action(store: Store) -> AppView:
-        changed = await store.set_app_options(
-            slug,
-            name=name,
-            external_url=origin,
-            strip_cookie=strip_cookie,
-            allow_preflight=allow_preflight,
-        )
-        await store.audit("app_changed", subject=slug)
+        try:
+            changed = await store.set_app_options(
+                slug,
+                bindings=change,
+                name=name,
+                external_url=origin,
+                strip_cookie=strip_cookie,
+                allow_preflight=allow_preflight,
+                case_insensitive_paths=None if paths is None else paths == "case-insensitive",
+            )
+        except NotFoundError as exc:
+            if exc.kind == "app":
+                raise
+            fail(f"{exc}: nothing changed (authgate {exc.kind} list shows them)")
+        await store.audit("app_changed", subject=slug, detail="; ".join(_details(change)))
         return changed
 
     changed = run_store(ctx, action)
-    emit(as_json, _describe(changed), f"updated app {slug}")
+    if change is not None and not changed.has_bindings:
+        click.echo(
+            f"authgate: app {slug} now has no bindings: any signed-in user may use it", err=True
+        )
+    emit(as_json, _describe(changed), f"updated app {slug} (bound: {_bound(changed) or 'anyone'})")
+
+
+def _binding_change(
+    add_groups: tuple[str, ...],
+    remove_groups: tuple[str, ...],
+    add_users: tuple[str, ...],
+    remove_users: tuple[str, ...],
+) -> BindingChange | None:
+    """The bindings to change, or None; a name both added and removed is refused."""
+    for kind, added, removed in (
+        ("group", add_groups, remove_groups),
+        ("user", add_users, remove_users),
+    ):
+        both = sorted(set(added) & set(removed))
+        if both:
+            fail(f"--add-{kind} and --remove-{kind} both name {both[0]!r}")
+    if not (add_groups or remove_groups or add_users or remove_users):
+        return None
+    return BindingChange(add_groups, remove_groups, add_users, remove_users)
+
+
+def _details(change: BindingChange | None) -> list[str]:
+    if change is None:
+        return []
+    return (
+        [f"+group {g}" for g in change.add_groups]
+        + [f"-group {g}" for g in change.remove_groups]
+        + [f"+user {u}" for u in change.add_users]
+        + [f"-user {u}" for u in change.remove_users]
+    )
 
 
 def _register_rules() -> None:

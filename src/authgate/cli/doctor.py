@@ -58,6 +58,7 @@ def parse_resolve(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--user", help="With --url: go on through the login form as this user.")
 @click.option("--password-stdin", is_flag=True, help="With --user: read the password from stdin.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
+@click.option("--store", "store_only", is_flag=True, help="Check authgate's own apps only.")
 @click.pass_context
 def doctor(
     ctx: click.Context,
@@ -69,22 +70,26 @@ def doctor(
     user: str | None,
     password_stdin: bool,
     timeout: float,
+    store_only: bool,
 ) -> None:
     """Find what breaks forward auth: in Kubernetes manifests (Ingress, IngressRoute, Helm
     output), Traefik file-provider YAML, nginx configs or Caddyfiles given as FILE, DIR or -
-    (stdin); or live, from outside, with --url. Exits 1 when it finds an error."""
+    (stdin); or live, from outside, with --url; or only authgate's own apps with --store
+    (two apps for one host). Exits 1 when it finds an error."""
     from authgate.doctor.findings import as_json as json_text
     from authgate.doctor.findings import as_text, has_errors
 
-    if not paths and not url:
-        raise click.UsageError("give manifests or configs (FILE, DIR or - for stdin), or --url URL")
+    if not paths and not url and not store_only:
+        raise click.UsageError(
+            "give manifests or configs (FILE, DIR or - for stdin), --url URL, or --store"
+        )
     if password_stdin and "-" in paths:
         raise click.UsageError("--password-stdin and - (manifests on stdin) cannot share stdin")
     if bool(user) != password_stdin:
         raise click.UsageError("--user and --password-stdin go together")
     if user and not url:
         raise click.UsageError("--user is for the live check: give --url too")
-    findings = _static(ctx, paths) if paths else []
+    findings = _static(ctx, paths) if paths or store_only else []
     if url:
         findings += _live(url, parse_resolve(resolve), user, password_stdin, timeout)
     click.echo(json_text(findings) if as_json or fmt == "json" else as_text(findings))
@@ -97,7 +102,22 @@ def _static(ctx: click.Context, paths: tuple[str, ...]) -> list[Finding]:
 
     inputs = sources.read(paths, sys.stdin)
     apps, note = known_apps(ctx)
+    if not paths:
+        return _store_only(apps, note)
     return registry.run(Context(inputs, apps, note))
+
+
+def _store_only(apps: list[AppView] | None, note: str) -> list[Finding]:
+    """``--store`` alone: the store's own problems, or why it could not be read."""
+    from authgate.doctor import registry, rules_routes
+    from authgate.doctor.context import Context
+    from authgate.doctor.findings import error, info
+    from authgate.doctor.sources import Inputs
+
+    if apps is None:
+        return [error("store-unreadable", "authgate store", note, "check --config / AUTHGATE_*")]
+    found = registry.run(Context(Inputs(), apps, note), (rules_routes.app_conflicts,))
+    return found or [info("store-ok", "authgate store", f"{len(apps)} app(s), one per host")]
 
 
 def _live(

@@ -10,6 +10,7 @@ import sys
 import click
 
 from authgate.cli.context import emit, json_option, load, run_store
+from authgate.forward.model import AppView
 from authgate.storage.store import Store
 from authgate.storage.urls import redact_url
 
@@ -44,6 +45,7 @@ def serve(
                 "  It is shown only this once. Change it with: authgate user set-password admin",
                 err=True,
             )
+        report_conflicts(await store.load_apps())
 
     port_problem = port_in_use(settings.host, settings.port)
     if port_problem:
@@ -98,6 +100,18 @@ def serve(
     except OSError as exc:
         click.echo(f"authgate: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
         sys.exit(1)
+
+
+def report_conflicts(apps: list[AppView]) -> None:
+    """Hosts or cookie domains that more than one app claims (a store written before the
+    rule of one app per host): refused while they last, said once at start."""
+    from authgate.forward.apps import find_conflicts
+
+    for conflict in find_conflicts(apps):
+        click.echo(
+            f"authgate: ERROR: {conflict.reason}; requests for it are refused. Fix: {conflict.fix}",
+            err=True,
+        )
 
 
 def port_in_use(host: str, port: int) -> str:

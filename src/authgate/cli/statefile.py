@@ -43,7 +43,12 @@ def apply(ctx: click.Context, path: str, dry_run: bool, prune: bool, as_json: bo
 
     async def action(store: Store) -> list[Change]:
         current = await current_state(store)
-        changes = plan(current, desired, prune=prune)
+        try:
+            changes = plan(current, desired, prune=prune)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                click.echo(f"authgate: {path}: {problem}", err=True)
+            sys.exit(2)
         if not dry_run:
             await carry_out(store, current, changes)
         return changes

@@ -15,6 +15,7 @@ RULES: tuple[Rule, ...] = (
     rules_routes.no_outpost_route,
     rules_routes.auth_endpoint,
     rules_routes.unregistered_hosts,
+    rules_routes.app_conflicts,
     rules_ingress.signin,
     rules_ingress.forwarded_host,
     rules_ingress.snippets,

@@ -196,3 +196,18 @@ def keepalive(ctx: Context) -> Iterator[Finding]:
                 'proxy_set_header Connection "";',
                 auth.where,
             )
+
+
+def app_conflicts(ctx: Context) -> Iterator[Finding]:
+    """Two apps for one host (or two domain-mode apps for one cookie domain) in the store:
+    authgate refuses that host rather than pick one."""
+    from authgate.forward.apps import find_conflicts
+
+    for conflict in find_conflicts(ctx.apps or ()):
+        yield error(
+            "apps-claim-one-host",
+            f"authgate store: {conflict.kind} {conflict.name}",
+            f"{conflict.reason}: every request for it is refused (503; 401 behind nginx) "
+            "instead of one app's rules and bindings silently applying",
+            conflict.fix,
+        )

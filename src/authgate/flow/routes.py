@@ -52,6 +52,12 @@ async def _app_for(request: Request, rt: Runtime) -> tuple[AppView | None, str]:
 
 
 def _not_found(rt: Runtime, host: str) -> Response:
+    conflict = rt.index.resolve(host) if host else None
+    if conflict is not None and not isinstance(conflict, AppView):
+        log.error("sign-in refused on %s: %s. Fix: %s", host, conflict.reason, conflict.fix)
+        message = "More than one app is registered for this address, so no one can sign in here."
+        hint = "An administrator can see which in the server log or with authgate doctor."
+        return error_page(rt, 503, "This address is not configured", message, hint)
     body = rt.render(
         "not_found.html", host=host, command=f"authgate app add <slug> --url http://{host}"
     )

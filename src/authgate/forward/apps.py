@@ -1,36 +1,104 @@
-"""Host -> Application, from an in-memory index rebuilt whenever the store changes."""
+"""Host -> Application, from an in-memory index rebuilt whenever the store changes.
+
+One app per canonical host, one domain-mode app per cookie domain. The store refuses a
+second claim; a store that holds one anyway (written before that rule) is not resolved by
+picking one: the host or cookie domain is a ``Conflict``, refused until an admin fixes it.
+Where a host app and a domain-mode app both cover a host, the host app decides (the more
+specific claim wins); among domain-mode apps, the longest cookie domain.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from authgate.forward.hosts import hostname_of, within_domain
 from authgate.forward.model import AppView
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Two or more apps claim one host (``kind`` "host") or cookie domain ("cookie domain")."""
+
+    kind: str
+    name: str
+    slugs: tuple[str, ...]  # the oldest app first
+
+    @property
+    def reason(self) -> str:
+        apps = ", ".join(self.slugs[:-1]) + " and " + self.slugs[-1]
+        return f"{self.kind} {self.name} is claimed by apps {apps}: refused until one is moved"
+
+    @property
+    def fix(self) -> str:
+        later = self.slugs[1:]
+        if self.kind == "host":
+            moves = "; ".join(f"authgate app set {s} --url NEW-URL" for s in later)
+        else:
+            moves = "; ".join(f"change cookie_domain of {s} with authgate apply" for s in later)
+        deletes = "; ".join(f"authgate app delete {s}" for s in later)
+        return f"{moves} (or: {deletes})"
+
+
+def find_conflicts(apps: Iterable[AppView]) -> list[Conflict]:
+    """Every host and cookie domain that more than one app claims."""
+    hosts: dict[str, list[AppView]] = defaultdict(list)
+    domains: dict[str, list[AppView]] = defaultdict(list)
+    for app in apps:
+        hosts[app.host].append(app)
+        if app.mode == "domain" and app.cookie_domain:
+            domains[app.cookie_domain].append(app)
+    found = []
+    for kind, claims in (("host", hosts), ("cookie domain", domains)):
+        for name, owners in sorted(claims.items()):
+            if len(owners) > 1:
+                slugs = tuple(a.slug for a in sorted(owners, key=lambda a: a.id))
+                found.append(Conflict(kind, name, slugs))
+    return found
 
 
 class AppIndex:
     """Exact hosts first; then domain-mode apps, the longest cookie domain first."""
 
     def __init__(self, apps: Iterable[AppView] = ()) -> None:
-        self.apps: dict[str, AppView] = {}
-        self.by_host: dict[str, AppView] = {}
-        domain_apps: list[AppView] = []
-        for app in apps:
-            self.apps[app.slug] = app
-            self.by_host.setdefault(app.host, app)
+        listed = list(apps)
+        self.apps: dict[str, AppView] = {app.slug: app for app in listed}
+        self.conflicts = find_conflicts(listed)
+        by_kind = {(c.kind, c.name): c for c in self.conflicts}
+        self.by_host: dict[str, AppView | Conflict] = {}
+        domains: dict[str, AppView | Conflict] = {}
+        for app in listed:
+            self.by_host[app.host] = by_kind.get(("host", app.host), app)
             if app.mode == "domain" and app.cookie_domain:
-                domain_apps.append(app)
-        self.domain_apps = sorted(domain_apps, key=lambda a: -len(a.cookie_domain))
+                domain = app.cookie_domain
+                domains[domain] = by_kind.get(("cookie domain", domain), app)
+        self.domains = sorted(domains.items(), key=lambda item: -len(item[0]))
+
+    def resolve(self, host: str) -> AppView | Conflict | None:
+        """The app that answers for ``host``, the conflict that blocks it, or None."""
+        found = self.by_host.get(host)
+        if found is not None:
+            return found
+        name = hostname_of(host)
+        for domain, claim in self.domains:
+            if within_domain(name, domain):
+                return claim
+        return None
 
     def lookup(self, host: str) -> AppView | None:
-        app = self.by_host.get(host)
-        if app is not None:
-            return app
+        """The app for ``host``; None when there is none or when apps conflict over it."""
+        found = self.resolve(host)
+        return found if isinstance(found, AppView) else None
+
+    def passed_over(self, host: str, chosen: AppView) -> list[AppView]:
+        """Domain-mode apps that cover ``host`` too but are less specific than ``chosen``."""
         name = hostname_of(host)
-        for candidate in self.domain_apps:
-            if within_domain(name, candidate.cookie_domain):
-                return candidate
-        return None
+        return [
+            claim
+            for domain, claim in self.domains
+            if isinstance(claim, AppView) and claim is not chosen and within_domain(name, domain)
+        ]
 
     def __len__(self) -> int:
         return len(self.apps)

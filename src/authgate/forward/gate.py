@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from authgate.forward.apps import AppIndex
+from authgate.forward.apps import AppIndex, Conflict
 from authgate.forward.context import ForwardRequest
 from authgate.forward.cookies import (
     CookieSigner,
@@ -14,7 +14,15 @@ from authgate.forward.cookies import (
     read_cookie,
     strip_own_cookies,
 )
-from authgate.forward.decision import Allow, Challenge, Decision, Deny, Redirect, UnknownHost
+from authgate.forward.decision import (
+    Allow,
+    Challenge,
+    Decision,
+    Deny,
+    Redirect,
+    Unavailable,
+    UnknownHost,
+)
 from authgate.forward.model import AppView, Identity
 from authgate.forward.policy import Trace, judge_with_identity, needs_phrase, prejudge
 from authgate.forward.redirects import judge_redirect
@@ -56,8 +64,8 @@ class Gate:
 
     async def judge(self, request: ForwardRequest, trace: Trace = None) -> Decision:
         app = self._app(request, trace)
-        if app is None:
-            return UnknownHost(request.host)
+        if not isinstance(app, AppView):
+            return _no_app(request, app)
         early = self._before_login(app, request, trace)
         if early is not None:
             return early
@@ -69,8 +77,8 @@ class Gate:
     ) -> Decision:
         """The same judgement for a given identity instead of a cookie (``authgate explain``)."""
         app = self._app(request, trace)
-        if app is None:
-            return UnknownHost(request.host)
+        if not isinstance(app, AppView):
+            return _no_app(request, app)
         early = self._before_login(app, request, trace)
         if early is not None:
             return early
@@ -85,21 +93,33 @@ class Gate:
             return Deny(app, identity, "a deny rule matched", "")
         return self._after_login(app, request, identity, False, trace)
 
-    def _app(self, request: ForwardRequest, trace: Trace) -> AppView | None:
-        _note(
-            trace,
-            f"request: {request.method} {request.host}{request.path} from {request.client_ip}",
-        )
-        app = self.index.lookup(request.host)
-        if app is None:
-            _note(trace, f"app: no app registered for host {request.host}")
-        elif app.host == request.host:
-            _note(trace, f"app: {app.slug} (host {app.host})")
-        else:
-            _note(
-                trace, f"app: {app.slug} (domain mode, {request.host} is under {app.cookie_domain})"
-            )
+    def _app(self, request: ForwardRequest, trace: Trace) -> AppView | Conflict | None:
+        app = self.index.resolve(request.host)
+        if trace is not None:
+            where = f"{request.method} {request.host}{request.path} from {request.client_ip}"
+            trace.append(f"request: {where}")
+            trace += self._app_lines(request.host, app)
         return app
+
+    def _app_lines(self, host: str, app: AppView | Conflict | None) -> list[str]:
+        """Which app answers for ``host`` and why (the trace only)."""
+        if app is None:
+            return [f"app: no app registered for host {host}"]
+        if isinstance(app, Conflict):
+            return [f"app: none: {app.reason} (fix: {app.fix})"]
+        if app.host == host:
+            line = f"app: {app.slug} (host {app.host})"
+        else:
+            line = f"app: {app.slug} (domain mode, {host} is under {app.cookie_domain})"
+        lines = [line]
+        for other in self.index.passed_over(host, app):
+            lines.append(
+                f"app: {app.slug} is more specific than domain-mode app {other.slug} "
+                f"(cookie domain {other.cookie_domain}), so {app.slug} decides"
+            )
+        if app.case_insensitive_paths:
+            lines.append("paths: case-insensitive (every path rule matches in any letter case)")
+        return lines
 
     def _before_login(self, app: AppView, request: ForwardRequest, trace: Trace) -> Decision | None:
         # authentik's query markers need a redirect; nginx cannot relay one (a 401 would send
@@ -160,6 +180,14 @@ class Gate:
         if record is None or record.kind != "app" or record.app_id != app.id:
             return None, True
         return record.identity, False
+
+
+def _no_app(request: ForwardRequest, found: Conflict | None) -> Decision:
+    """No app answers: an unknown host, or one that apps conflict over (refused, never
+    handed to one of them)."""
+    if found is None:
+        return UnknownHost(request.host)
+    return Unavailable(f"{found.reason}; fix: {found.fix}")
 
 
 def _marker(uri: str) -> str:

@@ -44,6 +44,13 @@ def parse_host(raw: str) -> str | None:
     return name if not port or port in DEFAULT_PORTS else f"{name}:{int(port)}"
 
 
+def url_host(url: str) -> str:
+    """The canonical ``host[:port]`` of an absolute URL (its lower-cased netloc when that is
+    not a usable host)."""
+    netloc = url.partition("://")[2].split("/", 1)[0]
+    return canonical_host(netloc) or netloc.lower()
+
+
 def hostname_of(host: str) -> str:
     """The name part of a canonical ``host[:port]``."""
     if host.startswith("["):

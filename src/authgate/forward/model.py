@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -18,10 +19,23 @@ class Rule:
     networks: tuple[Network, ...] = ()
     users: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
+    ignore_case: bool = False  # the app's paths are case-insensitive: match in any case
 
     @property
     def needs_identity(self) -> bool:
         return bool(self.users or self.groups)
+
+    @cached_property
+    def prefix_pattern(self) -> re.Pattern[str]:
+        """The prefix condition as a case-blind pattern (used only with ``ignore_case``):
+        the path is the prefix, or the prefix without its one trailing slash, or goes on
+        below it: exactly the case-sensitive test, with re.IGNORECASE."""
+        prefix = self.path_prefix
+        if prefix.endswith("/"):
+            body = f"(?:{re.escape(prefix)}|{re.escape(prefix.rstrip('/'))}\\Z)"
+        else:
+            body = f"{re.escape(prefix)}(?:/|\\Z)"
+        return re.compile(body, re.IGNORECASE)
 
     def describe(self) -> str:
         parts = [self.action]
@@ -37,6 +51,8 @@ class Rule:
             parts.append("users " + ",".join(sorted(self.users)))
         if self.groups:
             parts.append("groups " + ",".join(sorted(self.groups)))
+        if self.ignore_case and (self.path_prefix or self.path_regex is not None):
+            parts.append("(any case)")
         return " ".join(parts)
 
 
@@ -55,6 +71,12 @@ class AppView:
     rules: tuple[Rule, ...] = ()
     strip_cookie: bool = False  # answer with a Cookie header without authgate's cookies
     allow_preflight: bool = False  # CORS preflights pass without a session
+    case_insensitive_paths: bool = False  # every path rule matches in any letter case
+
+    @property
+    def paths(self) -> str:
+        """The path option as the CLI and the state file spell it."""
+        return "case-insensitive" if self.case_insensitive_paths else "case-sensitive"
 
     @property
     def origin(self) -> str:

@@ -16,7 +16,7 @@ Trace = list[str] | None
 
 def rule_matches_request(rule: Rule, request: ForwardRequest) -> bool:
     """Path, method and network conditions (not users or groups)."""
-    if rule.path_prefix and not _prefix_match(request.path, rule.path_prefix):
+    if rule.path_prefix and not _prefix_match(request.path, rule):
         return False
     if rule.path_regex is not None and not rule.path_regex.match(request.path):
         return False
@@ -32,7 +32,10 @@ def rule_matches_request(rule: Rule, request: ForwardRequest) -> bool:
     return True
 
 
-def _prefix_match(path: str, prefix: str) -> bool:
+def _prefix_match(path: str, rule: Rule) -> bool:
+    if rule.ignore_case:
+        return rule.prefix_pattern.match(path) is not None
+    prefix = rule.path_prefix
     if prefix.endswith("/"):
         return path.startswith(prefix) or path == prefix.rstrip("/")
     return path == prefix or path.startswith(prefix + "/")

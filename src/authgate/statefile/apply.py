@@ -37,6 +37,7 @@ async def current_state(store: Store) -> State:
             rules=rules,
             strip_cookie=a.strip_cookie,
             allow_preflight=a.allow_preflight,
+            paths=a.paths,
         )
     groups = tuple(name for name, _ in await store.list_groups())
     return State(groups=groups, users=users, apps=apps)
@@ -82,6 +83,7 @@ async def _app(store: Store, change: Change) -> None:
         rules=want.rules,
         strip_cookie=want.strip_cookie,
         allow_preflight=want.allow_preflight,
+        case_insensitive_paths=want.paths == "case-insensitive",
         create=change.action == "add",
     )
 

@@ -35,7 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from authgate.errors import ConfigError
-from authgate.forward.hosts import canonical_host, within_domain
+from authgate.forward.hosts import canonical_host, url_host, within_domain
 from authgate.statefile.rules import KEYS, check_rule, rule_data, skip_path
 from authgate.storage.store import NAME, SLUG, RuleSpec
 
@@ -49,9 +49,11 @@ APP_KEYS = {
     "users",
     "strip_cookie",
     "allow_preflight",
+    "paths",
     "skip_paths",
     "rules",
 }
+PATHS = ("case-sensitive", "case-insensitive")
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class AppState:
     rules: tuple[RuleSpec, ...] = ()
     strip_cookie: bool = False
     allow_preflight: bool = False
+    paths: str = "case-sensitive"  # or case-insensitive: path rules match in any case
 
     def all_rules(self) -> tuple[RuleSpec, ...]:
         """Every rule in the order it is tried: the skip paths, then ``rules``."""
@@ -198,6 +201,9 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
         r.problem(f"{where}.cookie_domain", "the app's host must lie within it")
     elif mode == "single" and domain:
         r.problem(f"{where}.cookie_domain", "only applies with mode: domain")
+    paths = r.text(data.get("paths"), f"{where}.paths") or "case-sensitive"
+    if paths not in PATHS:
+        r.problem(f"{where}.paths", "must be case-sensitive or case-insensitive")
     skip = r.names(data.get("skip_paths"), f"{where}.skip_paths", re.compile(r".+"))
     for regex in skip:
         for problem in check_rule("bypass", path_regex=regex)[1]:
@@ -213,6 +219,7 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
         rules=_rules(r, f"{where}.rules", data.get("rules")),
         strip_cookie=r.flag(data.get("strip_cookie"), f"{where}.strip_cookie"),
         allow_preflight=r.flag(data.get("allow_preflight"), f"{where}.allow_preflight"),
+        paths=paths,
     )
 
 
@@ -254,6 +261,33 @@ def origin(url: str) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
+def claim_problems(
+    apps: Mapping[str, AppState], kept: Mapping[str, AppState] | None = None
+) -> list[tuple[str, str]]:
+    """(where, problem) for every app of ``apps`` whose host, or domain-mode cookie domain,
+    an earlier app of ``apps`` or any app of ``kept`` (in the store, not in the file) holds."""
+    hosts: dict[str, str] = {}
+    domains: dict[str, str] = {}
+    for slug, app in (kept or {}).items():
+        hosts[url_host(app.url)] = f"app {slug} (in the store, not in the file)"
+        if app.mode == "domain":
+            domains[app.cookie_domain] = f"app {slug} (in the store, not in the file)"
+    found = []
+    for slug, app in sorted(apps.items()):
+        host = url_host(app.url) if app.url else ""
+        if host and host in hosts:
+            found.append((f"apps.{slug}.url", f"host {host} is already the host of {hosts[host]}"))
+        elif host:
+            hosts[host] = f"app {slug}"
+        domain = app.cookie_domain if app.mode == "domain" else ""
+        if domain and domain in domains:
+            text = f"cookie domain {domain} is already shared by domain-mode {domains[domain]}"
+            found.append((f"apps.{slug}.cookie_domain", text))
+        elif domain:
+            domains[domain] = f"app {slug}"
+    return found
+
+
 def parse_state(text: str) -> State:
     """The state in ``text``; ConfigError listing every problem when it is not usable."""
     try:
@@ -274,6 +308,8 @@ def parse_state(text: str) -> State:
         for user in app.users:
             if user not in state.users:
                 r.problem(f"apps.{slug}.users", f"{user!r} is not among the file's users")
+    for where, text in claim_problems(state.apps):
+        r.problem(where, text)
     if r.problems:
         raise ConfigError(r.problems)
     return state
@@ -294,6 +330,8 @@ def state_data(state: State) -> dict[str, Any]:
             out["mode"], out["cookie_domain"] = a.mode, a.cookie_domain
         out.update(groups=list(a.groups), users=list(a.users))
         out.update({k: True for k in ("strip_cookie", "allow_preflight") if getattr(a, k)})
+        if a.paths != "case-sensitive":
+            out["paths"] = a.paths
         out.update(skip_paths=list(a.skip_paths), rules=[rule_data(x) for x in a.rules])
         return {k: v for k, v in out.items() if v not in ("", [])}
 

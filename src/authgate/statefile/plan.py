@@ -10,7 +10,9 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, replace
 
-from authgate.statefile.model import AppState, State, UserState
+from authgate.errors import ConfigError
+from authgate.forward.hosts import url_host
+from authgate.statefile.model import AppState, State, UserState, claim_problems
 from authgate.statefile.rules import describe
 from authgate.storage.store import RuleSpec
 
@@ -69,6 +71,7 @@ def _app_details(slug: str, old: AppState, new: AppState) -> list[str]:
     details += _set_diff("users", old.users, new.users)
     details += _field("strip_cookie", old.strip_cookie, new.strip_cookie)
     details += _field("allow_preflight", old.allow_preflight, new.allow_preflight)
+    details += _field("paths", old.paths, new.paths)
     return details + _rules_diff(old.all_rules(), new.all_rules())
 
 
@@ -108,6 +111,61 @@ def _protect_admins(current: State, desired: State, prune: bool) -> tuple[State,
     return replace(desired, users=users), [note]
 
 
+def _app_changes(current: State, desired: State, prune: bool) -> list[Change]:
+    """Adds and updates of apps (and, with ``prune``, deletions), in an order where no app
+    ever takes a host or cookie domain that another still holds. A file that would leave
+    two apps with one host (one of them an app it does not name) is refused."""
+    kept = {s: a for s, a in current.apps.items() if s not in desired.apps and not prune}
+    problems = claim_problems(desired.apps, kept)
+    if problems:
+        raise ConfigError([f"{where}: {text}" for where, text in problems])
+    changes: list[Change] = []
+    for slug, want_app in sorted(desired.apps.items()):
+        have_app = current.apps.get(slug)
+        if have_app is None:
+            added = (want_app.url, *_rules_diff((), want_app.all_rules()))
+            changes.append(Change("add", "app", slug, added, app=want_app))
+        elif app_changes := _app_details(slug, have_app, want_app):
+            changes.append(Change("update", "app", slug, tuple(app_changes), app=want_app))
+    if prune:
+        changes += [
+            Change("delete", "app", s) for s in sorted(set(current.apps) - set(desired.apps))
+        ]
+    return _release_first(current, changes)
+
+
+def _claims(app: AppState | None) -> set[str]:
+    if app is None:
+        return set()
+    domain = {f"domain {app.cookie_domain}"} if app.mode == "domain" else set()
+    return {f"host {url_host(app.url)}", *domain}
+
+
+def _release_first(current: State, changes: list[Change]) -> list[Change]:
+    """``changes`` in their order, except that an app giving up a host or cookie domain is
+    changed before the app that takes it; two apps swapping hosts are refused."""
+    held = {slug: _claims(app) for slug, app in current.apps.items()}
+    waits = {
+        c.name: {
+            d.name for d in changes if d.name != c.name and held.get(d.name, set()) & _claims(c.app)
+        }
+        for c in changes
+    }
+    ordered: list[Change] = []
+    pending = list(changes)
+    while pending:
+        done = {c.name for c in ordered}
+        ready = next((c for c in pending if waits[c.name] <= done), None)
+        if ready is None:
+            names = ", ".join(c.name for c in pending)
+            raise ConfigError(
+                [f"apps {names} take each other's hosts: move one to a free URL in a first apply"]
+            )
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
+
+
 def plan(current: State, desired: State, *, prune: bool = False) -> list[Change]:
     """Changes in the order they can be carried out: adds and updates, then deletions."""
     desired, notes = _protect_admins(current, desired, prune)
@@ -121,17 +179,8 @@ def plan(current: State, desired: State, *, prune: bool = False) -> list[Change]
             changes.append(Change("add", "user", name, joined, user=want))
         elif user_changes := _user_details(have, want):
             changes.append(Change("update", "user", name, tuple(user_changes), user=want))
-    for slug, want_app in sorted(desired.apps.items()):
-        have_app = current.apps.get(slug)
-        if have_app is None:
-            added = (want_app.url, *_rules_diff((), want_app.all_rules()))
-            changes.append(Change("add", "app", slug, added, app=want_app))
-        elif app_changes := _app_details(slug, have_app, want_app):
-            changes.append(Change("update", "app", slug, tuple(app_changes), app=want_app))
+    changes += _app_changes(current, desired, prune)
     if prune:
-        changes += [
-            Change("delete", "app", s) for s in sorted(set(current.apps) - set(desired.apps))
-        ]
         changes += [
             Change("delete", "user", n) for n in sorted(set(current.users) - set(desired.users))
         ]

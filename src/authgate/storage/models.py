@@ -59,6 +59,11 @@ class Membership(Base):
 
 
 class Application(Base):
+    """An app. ``host_key`` (the canonical host of ``external_url``) and ``domain_key`` (the
+    cookie domain of a domain-mode app, else NULL) are unique: one app per host, one
+    domain-mode app per cookie domain, even when two writers race. A store migrated with
+    duplicates already in it keeps NULL there for the later ones (see migration 0003)."""
+
     __tablename__ = "applications"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(100), unique=True)
@@ -68,6 +73,11 @@ class Application(Base):
     cookie_domain: Mapped[str] = mapped_column(String(253), default="")
     strip_cookie: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     allow_preflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    case_insensitive_paths: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    host_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
+    domain_key: Mapped[str | None] = mapped_column(String(253), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -96,6 +96,8 @@ class Runtime:
             revision = await self.store.revision()
             apps = await self.store.load_apps()
             self.gate.index = AppIndex(apps)
+            for conflict in self.gate.index.conflicts:
+                log.error("%s; requests for it are refused. Fix: %s", conflict.reason, conflict.fix)
             self.sessions.clear()
             self.revision = revision
             self._stamp = stamp

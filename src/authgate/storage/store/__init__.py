@@ -12,7 +12,7 @@ One object, assembled from one part per concept over a shared base:
 
 from __future__ import annotations
 
-from authgate.storage.store.apps import AppStore, RuleSpec, app_view
+from authgate.storage.store.apps import AppStore, BindingChange, RuleSpec, app_view
 from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
 from authgate.storage.store.names import NAME, SLUG
@@ -22,6 +22,7 @@ from authgate.storage.store.users import UserInfo, UserStore
 __all__ = [
     "NAME",
     "SLUG",
+    "BindingChange",
     "RuleSpec",
     "SessionInfo",
     "Store",

@@ -13,11 +13,12 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import ConflictError, NotFoundError
-from authgate.forward.hosts import canonical_host
+from authgate.forward.hosts import url_host
 from authgate.forward.model import AppView, Rule
 from authgate.storage import models as m
 from authgate.storage.store import names
 from authgate.storage.store.base import StoreBase, now
+from authgate.storage.store.claims import Claim, check_claim, claim_race
 
 
 @dataclass(frozen=True)
@@ -60,30 +61,59 @@ class AppStore(StoreBase):
         skip_paths: Sequence[str] = (),
         strip_cookie: bool = False,
         allow_preflight: bool = False,
+        case_insensitive_paths: bool = False,
     ) -> AppView:
+        """Add an app; refused when another app holds its host or (domain mode) its cookie
+        domain, or a bound group or user does not exist."""
         names.check_slug(slug)
+        switches = Switches(strip_cookie, allow_preflight, case_insensitive_paths)
+        values = _fields(slug, url, name, mode, cookie_domain, switches)
+        claim = Claim.of(url, mode, cookie_domain)
         async with self._tx() as db:
             if await db.scalar(select(m.Application.id).where(m.Application.slug == slug)):
                 raise ConflictError(f"app {slug!r} already exists")
-            values = _fields(slug, url, name, mode, cookie_domain, strip_cookie, allow_preflight)
+            await check_claim(db, claim, slug)
             app = m.Application(slug=slug, created_at=now(), **values)
             db.add(app)
-            await db.flush()
+            with claim_race(claim):
+                await db.flush()
             await _bind(db, app.id, groups, users)
             _add_rules(db, app.id, _bypass(skip_paths))
             await self._commit_change(db)
         return await self.get_app(slug)
 
-    async def set_app_options(self, slug: str, **options: bool | str | None) -> AppView:
-        """Change name, URL or switches (strip_cookie, allow_preflight) of an app."""
-        allowed = {"name", "external_url", "strip_cookie", "allow_preflight"}
-        values = {k: v for k, v in options.items() if k in allowed and v is not None}
+    async def set_app_options(
+        self, slug: str, bindings: BindingChange | None = None, **options: bool | str | None
+    ) -> AppView:
+        """Change name, URL, switches (strip_cookie, allow_preflight,
+        case_insensitive_paths) and bindings of an app, all in one change or none: a new URL
+        must not take another app's host, and every group and user named must exist."""
+        allowed = {
+            "name",
+            "external_url",
+            "strip_cookie",
+            "allow_preflight",
+            "case_insensitive_paths",
+        }
+        values: dict[str, bool | str | None] = {
+            k: v for k, v in options.items() if k in allowed and v is not None
+        }
         async with self._tx() as db:
-            app_id = await names.app_id(db, slug)
+            app = await db.scalar(select(m.Application).where(m.Application.slug == slug))
+            if app is None:
+                raise NotFoundError("app", slug)
+            url = str(values.get("external_url", app.external_url))
+            claim = Claim.of(url, app.mode, app.cookie_domain)
+            if "external_url" in values:
+                await check_claim(db, claim, slug)
+                values.update(claim.keys())
             if values:
-                await db.execute(
-                    update(m.Application).where(m.Application.id == app_id).values(**values)
-                )
+                with claim_race(claim):
+                    await db.execute(
+                        update(m.Application).where(m.Application.id == app.id).values(**values)
+                    )
+            if bindings is not None:
+                await _rebind(db, app.id, bindings)
             await self._commit_change(db)
         return await self.get_app(slug)
 
@@ -101,13 +131,17 @@ class AppStore(StoreBase):
         rules: Sequence[RuleSpec] = (),
         strip_cookie: bool = False,
         allow_preflight: bool = False,
+        case_insensitive_paths: bool = False,
         create: bool = False,
     ) -> AppView:
         """Make app ``slug`` exactly this, in one transaction: fields, switches, bindings and
         rules (``skip_paths`` as bypass rules first, then ``rules``, checked by the caller).
         ``create`` adds the app when it does not exist, so that no server ever sees a new app
-        without its rules; otherwise a missing app is a NotFoundError."""
-        values = _fields(slug, url, name, mode, cookie_domain, strip_cookie, allow_preflight)
+        without its rules; otherwise a missing app is a NotFoundError. A host or cookie
+        domain another app holds is a ConflictError."""
+        switches = Switches(strip_cookie, allow_preflight, case_insensitive_paths)
+        values = _fields(slug, url, name, mode, cookie_domain, switches)
+        claim = Claim.of(url, mode, cookie_domain)
         specs = _bypass(skip_paths) + list(rules)
         async with self._tx() as db:
             app = await db.scalar(select(m.Application).where(m.Application.slug == slug))
@@ -115,15 +149,19 @@ class AppStore(StoreBase):
                 raise NotFoundError("app", slug)
             if app is None:
                 names.check_slug(slug)
+            await check_claim(db, claim, slug)
+            if app is None:
                 app = m.Application(slug=slug, created_at=now(), **values)
                 db.add(app)
-                await db.flush()
+                with claim_race(claim):
+                    await db.flush()
             else:
                 await db.execute(delete(m.AppBinding).where(m.AppBinding.app_id == app.id))
                 await db.execute(delete(m.AppRule).where(m.AppRule.app_id == app.id))
-                await db.execute(
-                    update(m.Application).where(m.Application.id == app.id).values(**values)
-                )
+                with claim_race(claim):
+                    await db.execute(
+                        update(m.Application).where(m.Application.id == app.id).values(**values)
+                    )
             await _bind(db, app.id, dict.fromkeys(groups), dict.fromkeys(users))
             _add_rules(db, app.id, specs)
             await self._commit_change(db)
@@ -184,29 +222,67 @@ class AppStore(StoreBase):
             bound_groups = frozenset(
                 groups[b.group_id] for b in bindings if b.app_id == app.id and b.group_id in groups
             )
-            app_rules = tuple(_rule(r) for r in rules if r.app_id == app.id)
+            ignore_case = bool(app.case_insensitive_paths)
+            app_rules = tuple(_rule(r, ignore_case) for r in rules if r.app_id == app.id)
             views.append(app_view(app, bound_users, bound_groups, app_rules))
         return views
 
 
+@dataclass(frozen=True)
+class BindingChange:
+    """Groups and users to bind to an app and to unbind from it."""
+
+    add_groups: tuple[str, ...] = ()
+    remove_groups: tuple[str, ...] = ()
+    add_users: tuple[str, ...] = ()
+    remove_users: tuple[str, ...] = ()
+
+
+async def _rebind(db: AsyncSession, app_id: int, change: BindingChange) -> None:
+    """Carry out ``change``: every name must exist (else a NotFoundError); binding what is
+    bound, or unbinding what is not, changes nothing."""
+    groups = {g: await names.group_id(db, g) for g in change.add_groups + change.remove_groups}
+    users = {u: await names.user_id(db, u) for u in change.add_users + change.remove_users}
+    rows = await db.execute(
+        select(m.AppBinding.group_id, m.AppBinding.user_id).where(m.AppBinding.app_id == app_id)
+    )
+    bound = set(rows.all())
+    for gid in dict.fromkeys(groups[g] for g in change.add_groups):
+        if (gid, None) not in bound:
+            db.add(m.AppBinding(app_id=app_id, group_id=gid))
+    for uid in dict.fromkeys(users[u] for u in change.add_users):
+        if (None, uid) not in bound:
+            db.add(m.AppBinding(app_id=app_id, user_id=uid))
+    of_app = m.AppBinding.app_id == app_id
+    if change.remove_groups:
+        gone = [groups[g] for g in change.remove_groups]
+        await db.execute(delete(m.AppBinding).where(of_app, m.AppBinding.group_id.in_(gone)))
+    if change.remove_users:
+        gone = [users[u] for u in change.remove_users]
+        await db.execute(delete(m.AppBinding).where(of_app, m.AppBinding.user_id.in_(gone)))
+
+
+@dataclass(frozen=True)
+class Switches:
+    strip_cookie: bool = False
+    allow_preflight: bool = False
+    case_insensitive_paths: bool = False
+
+
 def _fields(
-    slug: str,
-    url: str,
-    name: str,
-    mode: str,
-    cookie_domain: str,
-    strip_cookie: bool,
-    allow_preflight: bool,
+    slug: str, url: str, name: str, mode: str, cookie_domain: str, switches: Switches
 ) -> dict[str, Any]:
     """An app's columns as ``add_app`` and ``update_app`` write them (the name defaults to
-    the slug)."""
+    the slug), with the unique keys of its claim."""
     return dict(
         name=name or slug,
         external_url=url,
         mode=mode,
         cookie_domain=cookie_domain,
-        strip_cookie=strip_cookie,
-        allow_preflight=allow_preflight,
+        strip_cookie=switches.strip_cookie,
+        allow_preflight=switches.allow_preflight,
+        case_insensitive_paths=switches.case_insensitive_paths,
+        **Claim.of(url, mode, cookie_domain).keys(),
     )
 
 
@@ -243,15 +319,13 @@ def app_view(
     bound_groups: frozenset[str] = frozenset(),
     rules: tuple[Rule, ...] = (),
 ) -> AppView:
-    scheme, _, rest = app.external_url.partition("://")
-    host = canonical_host(rest.split("/", 1)[0]) or rest
     return AppView(
         id=app.id,
         slug=app.slug,
         name=app.name,
         external_url=app.external_url,
-        scheme=scheme,
-        host=host,
+        scheme=app.external_url.partition("://")[0],
+        host=url_host(app.external_url),
         mode=app.mode,
         cookie_domain=app.cookie_domain,
         bound_users=bound_users,
@@ -259,19 +333,23 @@ def app_view(
         rules=rules,
         strip_cookie=bool(app.strip_cookie),
         allow_preflight=bool(app.allow_preflight),
+        case_insensitive_paths=bool(app.case_insensitive_paths),
     )
 
 
-def _rule(row: m.AppRule) -> Rule:
+def _rule(row: m.AppRule, ignore_case: bool = False) -> Rule:
     def split(text: str) -> list[str]:
         return [part for part in text.split(",") if part]
 
     return Rule(
         action=row.action,
         path_prefix=row.path_prefix,
-        path_regex=re.compile(row.path_regex) if row.path_regex else None,
+        path_regex=re.compile(row.path_regex, re.IGNORECASE if ignore_case else 0)
+        if row.path_regex
+        else None,
         methods=frozenset(split(row.methods)),
         networks=tuple(ipaddress.ip_network(n, strict=False) for n in split(row.networks)),
         users=frozenset(split(row.users)),
         groups=frozenset(split(row.groups)),
+        ignore_case=ignore_case,
     )

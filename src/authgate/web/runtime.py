@@ -15,7 +15,8 @@ from pathlib import Path
 from itsdangerous import BadData, URLSafeTimedSerializer
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from authgate.accounts.login import Throttle
+from authgate.accounts.devices import DeviceTokens
+from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.apps import AppIndex
 from authgate.forward.context import ForwardRequest
@@ -71,7 +72,8 @@ class Runtime:
             loader=PackageLoader("authgate.portal", "templates"),
             autoescape=select_autoescape(default=True),
         )
-        self.throttle = Throttle()
+        self.devices = DeviceTokens(settings.secret_keys)
+        self.login = LoginGuard(self.store, self.store)
         self.page_headers = security_headers(settings.public_origin)
         self.audit_queue: list[dict[str, str]] = []
         self.audit_dropped = 0
@@ -103,7 +105,8 @@ class Runtime:
     async def sync_forever(self) -> None:
         """Other hosts (a shared PostgreSQL) change the store without touching our file:
         poll the revision row, flush ``last_seen`` of sessions seen since last time and the
-        queued audit events, and once an hour drop audit events past their retention."""
+        queued audit events, and once an hour drop audit events past their retention and login
+        counters whose window and lock have passed."""
         next_prune = 0.0
         while True:
             await asyncio.sleep(self.settings.sync_interval)
@@ -115,6 +118,7 @@ class Runtime:
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + 3600
                     await self.store.prune_audit(self.settings.audit_retention)
+                    await self.login.counters.prune_counters()
             except Exception as exc:  # the loop must survive a store that comes and goes
                 log.warning("store sync failed: %s", exc)
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from authgate.storage.redis.counters import RedisCounters
 from tests.functional.conftest import PASSWORD, PUBLIC, Harness, parse_form
 
 OWNER_IP = "203.0.113.7"
@@ -179,12 +180,12 @@ async def test_one_answer_for_unknown_wrong_disabled_and_locked(
 async def test_an_address_failing_across_accounts_waits_longer_and_longer(
     harness: Harness, browsers: Browsers
 ) -> None:
-    clock = Clock()
-    harness.runtime.login.clock = clock
     spray = browsers()
     for n in range(20):  # twenty names, known or not, from one address
         answer = await sign_in(spray, f"user{n}" if n % 2 else "alice", "guess", ATTACKER_IP)
         assert answer.status_code == 401, (n, answer.status_code)
+    clock = Clock()
+    harness.runtime.login.clock = clock
     waits = []
     for _ in range(4):
         refused = await sign_in(spray, "bob", PASSWORD, ATTACKER_IP)
@@ -247,17 +248,26 @@ async def test_the_lock_is_audited(harness: Harness, browsers: Browsers) -> None
     assert [(e.actor, e.ip) for e in locked] == [("alice", ATTACKER_IP)]
 
 
-async def test_two_servers_on_one_store_share_the_count(
-    harness: Harness, browsers: Browsers, tmp_path: object
+@pytest.mark.parametrize("backend", ["store", "redis"])
+async def test_two_servers_share_the_count(
+    harness: Harness, browsers: Browsers, backend: str
 ) -> None:
+    """Two servers (two workers, or two replicas) on one store, or on one Redis."""
+    from dataclasses import replace
+
     from authgate.web.app import create_app
     from authgate.web.runtime import Runtime
 
-    second = Runtime(harness.runtime.settings)
+    settings = harness.runtime.settings
+    if backend == "redis":
+        prefix = f"authgate_test_{secrets.token_hex(6)}:"
+        settings = replace(settings, redis_url="redis://127.0.0.1:6379/0")
+        harness.runtime.login.counters = RedisCounters(settings.redis_url, prefix=prefix)
+    second = Runtime(settings)
+    if isinstance(second.login.counters, RedisCounters):
+        second.login.counters.prefix = prefix
     await second.reload()
-    transport = httpx.ASGITransport(
-        app=create_app(second.settings, second), client=("127.0.0.1", 1)
-    )
+    transport = httpx.ASGITransport(app=create_app(settings, second), client=("127.0.0.1", 1))
     try:
         async with httpx.AsyncClient(transport=transport, headers=harness.client.headers) as other:
             for n in range(LOCK_AFTER):
@@ -265,5 +275,11 @@ async def test_two_servers_on_one_store_share_the_count(
                 assert (await sign_in(browser, "alice", "wrong", ATTACKER_IP)).status_code == 401
             assert (await sign_in(other, "alice", PASSWORD)).status_code == 401
         assert (await sign_in(browsers(), "alice", PASSWORD)).status_code == 401
+        assert await harness.runtime.login.counters.count_counters("account") == 1
     finally:
-        await second.store.close()
+        counters = harness.runtime.login.counters
+        if isinstance(counters, RedisCounters):
+            keys = [k async for k in counters.client.scan_iter(match=f"{counters.prefix}*")]
+            await counters.client.delete(*keys)
+            await counters.close()
+        await second.close()

@@ -131,3 +131,19 @@ class LoginGuard:
             await self.counters.lock_counter(ADDRESS, key, until=at + timedelta(seconds=seconds))
             if count.failures == limit.threshold:
                 await self.store.audit("login_throttled", subject=key, ip=ip)
+
+
+async def account_lock(
+    store: Store, counters: LoginCounters, username: str, at: datetime | None = None
+) -> tuple[UserInfo, Count]:
+    """A user and the failures and lock of their account (NotFoundError when no such user)."""
+    user = await store.get_user(canonical_username(username) or username)
+    return user, await counters.read_counter(ACCOUNT, user.uid, at=at or now())
+
+
+async def unlock_account(store: Store, counters: LoginCounters, username: str) -> bool:
+    """Forget the failures and lock of a user's account; True when there was any."""
+    user = await store.get_user(canonical_username(username) or username)
+    cleared = await counters.clear_counter(ACCOUNT, user.uid)
+    await store.audit("login_unlocked", subject=user.username, detail=json.dumps({"had": cleared}))
+    return cleared

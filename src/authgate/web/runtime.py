@@ -26,6 +26,7 @@ from authgate.forward.gate import Gate
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer, load_or_create_key
 from authgate.storage.store import Store
+from authgate.storage.store.counters import login_counters
 from authgate.web.pages import security_headers
 
 log = logging.getLogger("authgate")
@@ -73,7 +74,7 @@ class Runtime:
             autoescape=select_autoescape(default=True),
         )
         self.devices = DeviceTokens(settings.secret_keys)
-        self.login = LoginGuard(self.store, self.store)
+        self.login = LoginGuard(self.store, login_counters(self.store, settings.redis_url))
         self.page_headers = security_headers(settings.public_origin)
         self.audit_queue: list[dict[str, str]] = []
         self.audit_dropped = 0
@@ -81,6 +82,12 @@ class Runtime:
         self._revision_file = str(settings.revision_file)
         self._stamp: tuple[int, int] = (-1, -1)
         self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        """Close the store, and the login counters when they live elsewhere (Redis)."""
+        if self.login.counters is not self.store:
+            await self.login.counters.close()
+        await self.store.close()
 
     @property
     def index(self) -> AppIndex:

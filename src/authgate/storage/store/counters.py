@@ -52,6 +52,8 @@ class LoginCounters(Protocol):
 
     async def count_counters(self, scope: str) -> int: ...
 
+    async def close(self) -> None: ...
+
 
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
@@ -133,3 +135,12 @@ class CounterStore(StoreBase):
                 .where(m.LoginCounter.scope == scope)
             )
         return int(total or 0)
+
+
+def login_counters(store: CounterStore, redis_url: str = "") -> LoginCounters:
+    """Where the login counters live: Redis when a URL is configured, else the store."""
+    if not redis_url:
+        return store
+    from authgate.storage.redis.counters import RedisCounters
+
+    return RedisCounters(redis_url)

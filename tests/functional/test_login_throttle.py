@@ -283,3 +283,15 @@ async def test_two_servers_share_the_count(
             await counters.client.delete(*keys)
             await counters.close()
         await second.close()
+
+
+async def test_redis_gone_is_a_503_page_not_a_traceback(harness: Harness) -> None:
+    from tests.e2e.servers import free_port
+
+    nowhere = RedisCounters(f"redis://127.0.0.1:{free_port()}/0")
+    harness.runtime.login.counters = nowhere
+    try:
+        answer = await sign_in(harness.client, "alice", PASSWORD)
+        assert answer.status_code == 503 and "Traceback" not in answer.text
+    finally:
+        await nowhere.close()

@@ -1,45 +1,149 @@
-"""Password login: one answer for every failure, so no user name is ever confirmed."""
+"""Password login: one answer for every failure, so no user name is ever confirmed.
+
+Unknown user, wrong password, disabled user and locked account all end the same way, after the
+same argon2 work (a dummy hash stands in when no real one may be checked). Every try is counted
+*before* the password is checked, in counters every worker shares, so a burst of parallel
+guesses cannot slip past the limit.
+"""
 
 from __future__ import annotations
 
-import time
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from authgate.accounts.passwords import verify_password_async
-from authgate.storage.store import Store, UserInfo
+from authgate.accounts.throttle import (
+    ACCOUNT,
+    ADDRESS,
+    DEVICE,
+    UNKNOWN,
+    Limit,
+    ThrottlePolicy,
+    address_key,
+)
+from authgate.storage.store import Count, LoginCounters, Store, UserInfo, now
+from authgate.storage.store.names import canonical_username
 
 FAILED = "Wrong user name or password."
 
 
-@dataclass
-class Throttle:
-    """Slows guessing: after ``limit`` failures for one user name or address within
-    ``window`` seconds, further tries are refused until the window passes."""
-
-    limit: int = 10
-    window: float = 300.0
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        for key in keys:
-            recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-            self._failures[key] = recent
-            if len(recent) >= self.limit:
-                return True
-        return False
-
-    def fail(self, *keys: str) -> None:
-        now = time.monotonic()
-        for key in keys:
-            self._failures.setdefault(key, []).append(now)
-        if len(self._failures) > 50_000:
-            self._failures.clear()
+@dataclass(frozen=True)
+class Attempt:
+    username: str  # as typed
+    password: str
+    ip: str  # the client address as authgate computes it (trusted-proxy rules)
+    devices: Mapping[str, str] = field(default_factory=dict)  # uid -> nonce, from the cookie
 
 
-async def authenticate(store: Store, username: str, password: str) -> UserInfo | None:
-    user = await store.find_user(username.strip()) if username.strip() else None
-    ok = await verify_password_async(user.password_hash if user else None, password)
-    if user is None or not ok or user.disabled:
-        return None
-    return user
+@dataclass(frozen=True)
+class Outcome:
+    user: UserInfo | None = None  # signed in
+    retry_after: int = 0  # the client address must wait this many seconds: nothing checked
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """The counter that judges this attempt: the device's, else the account's."""
+
+    scope: str
+    key: str
+    limit: Limit
+
+    def admits(self, count: Count, at: datetime) -> bool:
+        return not count.locked_at(at) and count.failures <= self.limit.threshold
+
+
+class LoginGuard:
+    """Signs users in with passwords, counting failures per account, device and address."""
+
+    def __init__(
+        self,
+        store: Store,
+        counters: LoginCounters,
+        policy: ThrottlePolicy | None = None,
+        clock: Callable[[], datetime] = now,
+    ) -> None:
+        self.store = store
+        self.counters = counters
+        self.policy = policy or ThrottlePolicy()
+        self.clock = clock
+
+    async def sign_in(self, attempt: Attempt) -> Outcome:
+        at = self.clock()
+        name = canonical_username(attempt.username)
+        user = await self.store.find_user(name) if name else None
+        nonce = attempt.devices.get(user.uid) if user else None
+        guard = _Guard(DEVICE, nonce, self.policy.device) if nonce else None
+        count = await self._count(guard, at) if guard else None
+        if guard is None or count is None or not guard.admits(count, at):
+            # not a device of this user (or a locked one): the address, then the account
+            wait = await self.counters.read_counter(ADDRESS, address_key(attempt.ip), at=at)
+            if wait.wait_at(at):
+                return Outcome(retry_after=wait.wait_at(at))
+            guard = _Guard(ACCOUNT, user.uid if user else UNKNOWN, self.policy.account)
+            count = await self._count(guard, at)
+        admitted = user is not None and guard.admits(count, at)
+        checked = user.password_hash if user is not None and admitted else None
+        if await verify_password_async(checked, attempt.password) and user and not user.disabled:
+            await self.counters.clear_counter(guard.scope, guard.key)
+            return Outcome(user=user)
+        if admitted and user is not None:
+            await self._failed(guard, count, user, attempt.ip, at)
+        if guard.scope == ACCOUNT:
+            await self._count_address(attempt.ip, at)
+        return Outcome()
+
+    async def _count(self, guard: _Guard, at: datetime) -> Count:
+        """Count this try before the password is checked (a success clears it again)."""
+        return await self.counters.add_failure(
+            guard.scope, guard.key, window=guard.limit.window, at=at
+        )
+
+    async def _failed(
+        self, guard: _Guard, count: Count, user: UserInfo, ip: str, at: datetime
+    ) -> None:
+        """A checked password was wrong: the try that reaches the threshold locks."""
+        seconds = guard.limit.lock_for(count.failures)
+        if not seconds:
+            return
+        await self.counters.lock_counter(
+            guard.scope, guard.key, until=at + timedelta(seconds=seconds)
+        )
+        if count.failures == guard.limit.threshold:
+            await self.store.audit(
+                "login_locked",
+                actor=user.username,
+                subject=user.username,
+                ip=ip,
+                detail=json.dumps({"scope": guard.scope, "seconds": seconds}),
+            )
+
+    async def _count_address(self, ip: str, at: datetime) -> None:
+        """Failures from one client address, across every name; past the threshold the
+        address waits longer after each one."""
+        limit = self.policy.address
+        key = address_key(ip)
+        count = await self.counters.add_failure(ADDRESS, key, window=limit.window, at=at)
+        seconds = limit.lock_for(count.failures)
+        if seconds:
+            await self.counters.lock_counter(ADDRESS, key, until=at + timedelta(seconds=seconds))
+            if count.failures == limit.threshold:
+                await self.store.audit("login_throttled", subject=key, ip=ip)
+
+
+async def account_lock(
+    store: Store, counters: LoginCounters, username: str, at: datetime | None = None
+) -> tuple[UserInfo, Count]:
+    """A user and the failures and lock of their account (NotFoundError when no such user)."""
+    user = await store.get_user(canonical_username(username) or username)
+    return user, await counters.read_counter(ACCOUNT, user.uid, at=at or now())
+
+
+async def unlock_account(store: Store, counters: LoginCounters, username: str) -> bool:
+    """Forget the failures and lock of a user's account; True when there was any."""
+    user = await store.get_user(canonical_username(username) or username)
+    cleared = await counters.clear_counter(ACCOUNT, user.uid)
+    await store.audit("login_unlocked", subject=user.username, detail=json.dumps({"had": cleared}))
+    return cleared

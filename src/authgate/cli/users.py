@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from datetime import datetime
+from typing import TypeVar
 
 import click
 
-from authgate.cli.context import emit, json_option, read_password, run_store, table
-from authgate.storage.store import Store, UserInfo
+from authgate.cli.context import emit, json_option, load, read_password, run_store, table
+from authgate.storage.store import Count, LoginCounters, Store, UserInfo
+
+T = TypeVar("T")
 
 
 def _public(user: UserInfo) -> dict[str, object]:
@@ -169,3 +174,72 @@ def remove_group(ctx: click.Context, name: str, group: str, as_json: bool) -> No
 
     run_store(ctx, action)
     emit(as_json, {"user": name, "group": group, "removed": True}, f"{name} left {group}")
+
+
+def _with_counters(ctx: click.Context, action: Callable[[Store, LoginCounters], Awaitable[T]]) -> T:
+    """Run ``action`` with the store and the login counters the servers use."""
+    redis_url: str = load(ctx).redis_url
+
+    async def run(store: Store) -> T:
+        from authgate.storage.store.counters import login_counters
+
+        counters = login_counters(store, redis_url)
+        try:
+            return await action(store, counters)
+        finally:
+            if counters is not store:
+                await counters.close()
+
+    return run_store(ctx, run)
+
+
+def _lock_data(count: Count, at: datetime) -> dict[str, object]:
+    until = count.locked_until if count.locked_at(at) else None
+    return {
+        "locked": until is not None,
+        "locked_until": until.isoformat() if until else None,
+        "failures": count.failures,
+    }
+
+
+def _lock_text(count: Count, at: datetime) -> str:
+    if count.locked_at(at) and count.locked_until is not None:
+        until = count.locked_until.strftime("%Y-%m-%d %H:%M:%S UTC")
+        return f"locked until {until} ({count.failures} failed sign-ins)"
+    return f"not locked ({count.failures} recent failed sign-ins)"
+
+
+@user.command("show")
+@click.argument("name")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Show a user, and whether failed sign-ins have locked the account."""
+    from authgate.accounts.login import account_lock
+    from authgate.storage.store import now
+
+    at = now()
+    found, count = _with_counters(ctx, lambda store, c: account_lock(store, c, name, at))
+    data = _public(found) | {"login": _lock_data(count, at)}
+    lines = [
+        f"user:    {found.username}",
+        f"email:   {found.email}",
+        f"name:    {found.name}",
+        f"groups:  {', '.join(found.groups)}",
+        f"status:  {'disabled' if found.disabled else 'active'}",
+        f"login:   {_lock_text(count, at)}",
+    ]
+    emit(as_json, data, "\n".join(lines))
+
+
+@user.command("unlock")
+@click.argument("name")
+@json_option
+@click.pass_context
+def unlock(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Lift the lock that failed sign-ins put on a user's account."""
+    from authgate.accounts.login import unlock_account
+
+    cleared = _with_counters(ctx, lambda store, c: unlock_account(store, c, name))
+    text = f"unlocked {name}" if cleared else f"{name} had no failed sign-ins; nothing to do"
+    emit(as_json, {"user": name, "unlocked": True, "cleared": cleared}, text)

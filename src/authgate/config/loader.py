@@ -37,6 +37,7 @@ KNOWN = (
     "audit_retention",
     "secret_key",
     "secret_key_file",
+    "redis_url",
 )
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -107,6 +108,14 @@ def parse_database_url(value: object) -> str:
     return f"{_DRIVERS[scheme.lower()]}://{rest}"
 
 
+def parse_redis_url(value: object) -> str:
+    """``redis://``, ``rediss://`` (TLS) or ``unix://``; empty means no Redis."""
+    text = str(value).strip()
+    if text and urlsplit(text).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("use redis://host:6379/0, rediss://host:6380/0 or unix:///path")
+    return text
+
+
 def _parse_port(value: object) -> int:
     port = int(str(value))
     if not 0 < port < 65536:
@@ -156,6 +165,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "audit_retention": parse_duration,
     "secret_key": lambda v: str(v),
     "secret_key_file": lambda v: Path(str(v)),
+    "redis_url": parse_redis_url,
 }
 
 
@@ -251,6 +261,7 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
             "log_level",
             "sync_interval",
             "audit_retention",
+            "redis_url",
         )
         if k in values
     }

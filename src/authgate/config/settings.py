@@ -39,6 +39,7 @@ class Settings:
     sync_interval: float = 1.0
     audit_retention: int = 30 * 86400
     secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
+    redis_url: str = field(default="", repr=False)  # login counters in Redis when set
 
     @property
     def public_origin(self) -> str:

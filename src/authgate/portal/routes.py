@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from authgate.accounts.login import FAILED, authenticate
+from authgate.accounts.login import FAILED, Attempt
 from authgate.forward.context import BadRequest, Headers, build_request
 from authgate.forward.cookies import read_cookie
 from authgate.forward.decision import Deny
@@ -23,6 +23,8 @@ from authgate.forward.sessions import SessionRecord
 from authgate.portal.cookies import (
     csrf_cookie,
     csrf_cookie_name,
+    device_cookie,
+    device_cookie_name,
     portal_cookie,
     portal_cookie_name,
 )
@@ -95,6 +97,13 @@ def routes(rt: Runtime) -> list[Route]:
             **ctx,
         )
 
+    def throttled_page(request: Request, state: str, username: str, seconds: int) -> Response:
+        """The client address must wait: says nothing of the account it tried."""
+        message = f"Too many failed sign-ins from your network. Try again in {seconds} seconds."
+        page = login_page(request, state, 429, username=username, error=message)
+        page.headers["retry-after"] = str(seconds)
+        return page
+
     async def home(request: Request) -> Response:
         session = await portal_session(rt, request)
         if session is None:
@@ -119,22 +128,19 @@ def routes(rt: Runtime) -> list[Route]:
     async def login_submit(request: Request) -> Response:
         form = await _form(request)
         state = form.get("state", "")
-        username = form.get("username", "")[:150]
+        typed = form.get("username", "")[:1024]
+        username = typed[:150]
+        cookie_header = request.headers.get("cookie", "")
         if not _csrf_ok(rt, request, form):
             return login_page(request, state, 400, error="The form expired. Please try again.")
         ip = request_ip(request, rt.settings)
-        if rt.throttle.blocked(username.lower(), ip):
-            await rt.store.audit("login_throttled", actor=username, ip=ip)
-            return login_page(
-                request,
-                state,
-                429,
-                username=username,
-                error="Too many failed attempts. Wait a few minutes and try again.",
-            )
-        user = await authenticate(rt.store, username, form.get("password", "")[:1024])
+        devices = rt.devices.read(read_cookie(cookie_header, device_cookie_name(rt.settings)))
+        attempt = Attempt(typed, form.get("password", "")[:1024], ip, devices)
+        outcome = await rt.login.sign_in(attempt)
+        if outcome.retry_after:
+            return throttled_page(request, state, username, outcome.retry_after)
+        user = outcome.user
         if user is None:
-            rt.throttle.fail(username.lower(), ip)
             await rt.store.audit("login_failed", actor=username, ip=ip)
             return login_page(request, state, 401, username=username, error=FAILED)
         remember = form.get("remember") == "1"
@@ -153,6 +159,10 @@ def routes(rt: Runtime) -> list[Route]:
         cookie_age = lifetime if remember else None
         response.headers.append(
             "set-cookie", portal_cookie(rt.settings, rt.session_signer.sign(session_id), cookie_age)
+        )
+        device = rt.devices.issue(devices, user.uid)
+        response.headers.append(
+            "set-cookie", device_cookie(rt.settings, device, rt.devices.lifetime)
         )
         return response
 

@@ -6,4 +6,4 @@ import re
 
 
 def redact_url(url: str) -> str:
-    return re.sub(r"://([^:/@]+):[^@]+@", r"://\1:***@", url)
+    return re.sub(r"://([^:/@]*):[^@]+@", r"://\1:***@", url)

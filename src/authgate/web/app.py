@@ -72,7 +72,7 @@ def _starlette(rt: Runtime) -> Starlette:
             with contextlib.suppress(Exception):
                 await rt.store.touch_sessions(rt.sessions.take_touched())
                 await rt.flush_audit()
-            await rt.store.close()
+            await rt.close()
 
     async def not_found(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 404

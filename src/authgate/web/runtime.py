@@ -15,7 +15,8 @@ from pathlib import Path
 from itsdangerous import BadData, URLSafeTimedSerializer
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from authgate.accounts.login import Throttle
+from authgate.accounts.devices import DeviceTokens
+from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.apps import AppIndex
 from authgate.forward.context import ForwardRequest
@@ -25,6 +26,7 @@ from authgate.forward.gate import Gate
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer, load_or_create_key
 from authgate.storage.store import Store
+from authgate.storage.store.counters import login_counters
 from authgate.web.pages import security_headers
 
 log = logging.getLogger("authgate")
@@ -71,7 +73,8 @@ class Runtime:
             loader=PackageLoader("authgate.portal", "templates"),
             autoescape=select_autoescape(default=True),
         )
-        self.throttle = Throttle()
+        self.devices = DeviceTokens(settings.secret_keys)
+        self.login = LoginGuard(self.store, login_counters(self.store, settings.redis_url))
         self.page_headers = security_headers(settings.public_origin)
         self.audit_queue: list[dict[str, str]] = []
         self.audit_dropped = 0
@@ -79,6 +82,12 @@ class Runtime:
         self._revision_file = str(settings.revision_file)
         self._stamp: tuple[int, int] = (-1, -1)
         self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        """Close the store, and the login counters when they live elsewhere (Redis)."""
+        if self.login.counters is not self.store:
+            await self.login.counters.close()
+        await self.store.close()
 
     @property
     def index(self) -> AppIndex:
@@ -105,7 +114,8 @@ class Runtime:
     async def sync_forever(self) -> None:
         """Other hosts (a shared PostgreSQL) change the store without touching our file:
         poll the revision row, flush ``last_seen`` of sessions seen since last time and the
-        queued audit events, and once an hour drop audit events past their retention."""
+        queued audit events, and once an hour drop audit events past their retention and login
+        counters whose window and lock have passed."""
         next_prune = 0.0
         while True:
             await asyncio.sleep(self.settings.sync_interval)
@@ -117,6 +127,7 @@ class Runtime:
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + 3600
                     await self.store.prune_audit(self.settings.audit_retention)
+                    await self.login.counters.prune_counters()
             except Exception as exc:  # the loop must survive a store that comes and goes
                 log.warning("store sync failed: %s", exc)
 

@@ -8,6 +8,7 @@ One object, assembled from one part per concept over a shared base:
 - ``apps``: apps, their bindings and rules, and the ``AppView`` the hot path judges with
 - ``sessions``: portal and app sessions, and the one-time codes between them
 - ``audit``: the audit log
+- ``counters``: failed sign-ins per account, device and client address, and their locks
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from authgate.storage.store.apps import AppStore, BindingChange, RuleSpec, app_view
 from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
+from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.names import NAME, SLUG
 from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
 from authgate.storage.store.users import UserInfo, UserStore
@@ -23,6 +25,8 @@ __all__ = [
     "NAME",
     "SLUG",
     "BindingChange",
+    "Count",
+    "LoginCounters",
     "RuleSpec",
     "SessionInfo",
     "Store",
@@ -33,8 +37,9 @@ __all__ = [
 ]
 
 
-class Store(UserStore, AppStore, SessionStore, AuditStore):
-    """Users, groups, apps and rules, sessions and codes, and the audit log, over one engine.
+class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore):
+    """Users, groups, apps and rules, sessions and codes, the audit log and the login
+    counters, over one engine.
 
     Changes that running servers must see at once bump the revision in the same transaction
     (see ``base``)."""

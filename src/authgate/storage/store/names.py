@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,6 +13,15 @@ from authgate.storage import models as m
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
+
+
+def canonical_username(typed: str) -> str | None:
+    """The one form of a typed user name that both the lookup and the login counters use:
+    Unicode NFKC, surrounding white space (tab, newline, ...) stripped. None when the result
+    cannot be any user's name (inner spaces, control characters, too long): such a name is
+    nobody, it never aliases a user."""
+    name = unicodedata.normalize("NFKC", typed[:1024]).strip()
+    return name if NAME.fullmatch(name) else None
 
 
 def check_slug(slug: str) -> None:

@@ -1,0 +1,1 @@
+"""What authgate keeps in Redis when ``AUTHGATE_REDIS_URL`` is set: the login counters."""

@@ -4,6 +4,8 @@ routes, and a person logs in through it and reaches the app with their identity.
 
 Each test registers one app in a fresh authgate, generates the config with the CLI (the
 app comes from the store), adds only the test's readiness probe, and starts the proxy.
+An app registered with ``--strip-cookie`` gets a config that replaces the upstream's
+``Cookie`` with the one in authgate's answer (the browser's cookies without authgate's).
 """
 
 from __future__ import annotations
@@ -81,8 +83,11 @@ def proxy_for(kind: str, generated: str, workdir: Path, port: int, echo: Echo) -
 
 
 @contextlib.contextmanager
-def deployment(kind: str, tmp_path: Path, echo: Echo, authgate: Authgate) -> Iterator[int]:
-    """authgate with user alice and app ``gen`` behind proxy ``kind``; yields the port."""
+def deployment(
+    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate, *app_flags: str
+) -> Iterator[int]:
+    """authgate with user alice and app ``gen`` (``app add`` flags ``app_flags``) behind
+    proxy ``kind``; yields the port."""
     port = free_port()
     authgate.cli("group", "add", "staff")
     authgate.cli(
@@ -98,7 +103,8 @@ def deployment(kind: str, tmp_path: Path, echo: Echo, authgate: Authgate) -> Ite
         "--password-stdin",
         input=ALICE[1],
     )
-    authgate.cli("app", "add", "gen", "--url", f"http://{HOST}:{port}", "--group", "staff")
+    url = f"http://{HOST}:{port}"
+    authgate.cli("app", "add", "gen", "--url", url, "--group", "staff", *app_flags)
     generated = generate(authgate, kind, port, echo)
     with proxy_for(kind, generated, tmp_path / kind, port, echo):
         authgate.wait_for_app(f"{HOST}:{port}")
@@ -163,3 +169,83 @@ def test_a_forged_identity_header_never_reaches_the_app(
             f"http://{HOST}:{port}/", headers={"Remote-User": "admin"}, trust_env=False
         )
         assert '"remote-user": "admin"' not in anonymous.text
+
+
+def sign_in(client: httpx.Client, port: int, authgate: Authgate) -> None:
+    allowed = {f"{HOST}:{port}", f"auth.test:{authgate.port}"}
+    first = browse(client, f"http://{HOST}:{port}/", allowed=allowed)
+    after = login(client, first.final, *ALICE, allowed=allowed)
+    assert after.left_for is None and after.final.status_code == 200, after.describe()
+
+
+def cookie_names(header: str) -> list[str]:
+    return [part.strip().partition("=")[0] for part in header.split(";") if part.strip()]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_strip_cookie_app_gets_its_cookies_but_never_authgates(
+    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
+) -> None:
+    with (
+        deployment(kind, tmp_path, echo, authgate, "--strip-cookie") as port,
+        make_client() as client,
+    ):
+        sign_in(client, port, authgate)
+        own = [c.name for c in client.cookies.jar if c.domain == HOST]
+        assert own and all(n.removeprefix("__Host-").startswith("authgate_") for n in own)
+        client.cookies.set("theme", "dark", domain=HOST)
+
+        response = client.get(f"http://{HOST}:{port}/y")
+
+        assert response.status_code == 200, response.text
+        seen = response.json()["headers"]
+        assert seen["x-authentik-username"] == "alice"  # allowed: authgate read its cookie
+        assert seen["remote-user"] == "alice" and seen["x-authentik-groups"] == "staff"
+        assert seen.get("cookie") == "theme=dark", seen
+
+        # only authgate's cookie left: the upstream gets no Cookie (or an empty one), never
+        # the browser's
+        client.cookies.delete("theme", domain=HOST)
+        alone = client.get(f"http://{HOST}:{port}/z")
+        assert alone.status_code == 200, alone.text
+        assert alone.json()["headers"].get("cookie", "") == "", alone.text
+        assert alone.json()["headers"]["x-authentik-username"] == "alice"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_strip_cookie_cannot_be_dodged_by_the_client(
+    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
+) -> None:
+    """A cookie that only looks like authgate's is dropped too; a made-up Cookie of the
+    client's own is replaced by authgate's answer; a second Cookie header is no way round."""
+    with (
+        deployment(kind, tmp_path, echo, authgate, "--strip-cookie") as port,
+        make_client() as client,
+    ):
+        sign_in(client, port, authgate)
+        session = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.domain == HOST)
+        url = f"http://{HOST}:{port}/w"
+        for header in (
+            f"{session}; authgate_other=x; __Host-authgate_gen=y; lang=fi",
+            f"lang=fi; {session}",
+        ):
+            seen = httpx.get(url, headers={"Cookie": header}, trust_env=False)
+            assert seen.status_code == 200, seen.text
+            assert seen.json()["headers"].get("cookie") == "lang=fi", (header, seen.text)
+        # two Cookie headers: refused or stripped, never authgate's cookie upstream
+        twice = httpx.get(
+            url, headers=[("Cookie", session), ("Cookie", "lang=fi")], trust_env=False
+        )
+        if twice.status_code == 200:
+            assert "authgate_" not in twice.json()["headers"].get("cookie", ""), twice.text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_without_strip_cookie_the_app_gets_every_cookie_as_before(
+    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
+) -> None:
+    with deployment(kind, tmp_path, echo, authgate) as port, make_client() as client:
+        sign_in(client, port, authgate)
+        client.cookies.set("theme", "dark", domain=HOST)
+        seen = client.get(f"http://{HOST}:{port}/y").json()["headers"]
+        assert set(cookie_names(seen["cookie"])) == {"authgate_gen", "theme"}, seen

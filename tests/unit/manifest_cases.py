@@ -38,6 +38,12 @@ WIKI_LAN = _spec(
     backend=s.parse_backend("192.168.1.20:3000", ip_only=False),
 )
 
+
+def stripping(spec: s.Spec) -> s.Spec:
+    """The same app registered with --strip-cookie."""
+    return s.Spec(**{**spec.__dict__, "strip_cookie": True})
+
+
 #: golden file name -> how it is made
 CASES: dict[str, Callable[[], str]] = {
     "ingress-nginx.yaml": lambda: TARGETS["ingress-nginx"].render(GRAFANA),
@@ -77,4 +83,19 @@ CASES: dict[str, Callable[[], str]] = {
     ),
     "traefik-file.yaml": lambda: TARGETS["traefik-file"].render(WIKI_LAN),
     "caddy.Caddyfile": lambda: TARGETS["caddy"].render(WIKI_LAN),
+    # apps with --strip-cookie: the same outputs, also copying Cookie from the answer
+    "ingress-nginx-strip-cookie.yaml": lambda: TARGETS["ingress-nginx"].render(stripping(GRAFANA)),
+    "traefik-strip-cookie.yaml": lambda: TARGETS["traefik"].render(stripping(COMFY_OFFNET)),
+    "traefik-middleware-strip-cookie.yaml": lambda: render_middleware(
+        stripping(_spec("authgate", "http://authgate", auth=KUBE_AUTH, namespace="public-ingress"))
+    ),
+    "envoy-gateway-strip-cookie.yaml": lambda: TARGETS["envoy-gateway"].render(
+        stripping(s.Spec(**{**GRAFANA.__dict__, "tls_secret": "", "gateway": "infra/eg"}))
+    ),
+    "traefik-gateway-strip-cookie.yaml": lambda: TARGETS["traefik-gateway"].render(
+        stripping(s.Spec(**{**COMFY_OFFNET.__dict__, "cert_resolver": ""}))
+    ),
+    "nginx-strip-cookie.conf": lambda: TARGETS["nginx"].render(stripping(WIKI_LAN)),
+    "traefik-file-strip-cookie.yaml": lambda: TARGETS["traefik-file"].render(stripping(WIKI_LAN)),
+    "caddy-strip-cookie.Caddyfile": lambda: TARGETS["caddy"].render(stripping(WIKI_LAN)),
 }

@@ -8,16 +8,17 @@ Regenerate the golden files after an intended change with
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
 from authgate.deploy import spec as s
-from authgate.deploy.targets import TARGETS
+from authgate.deploy.targets import TARGETS, render_middleware
 from authgate.forward.headers import IDENTITY_HEADERS
 
-from .manifest_cases import CASES, COMFY_OFFNET, GRAFANA, WIKI_LAN
+from .manifest_cases import CASES, COMFY_OFFNET, GRAFANA, WIKI_LAN, stripping
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("AUTHGATE_UPDATE_GOLDEN") == "1"
@@ -223,3 +224,99 @@ def test_auth_service_parsing() -> None:
     for bad in ("ftp://x", "http://x/path", "authgate:9000", "http://x:99999"):
         with pytest.raises(s.SpecError):
             s.parse_auth_service(bad)
+
+
+# --------------------------------------------------------------------------------------------
+# --strip-cookie: every target copies Cookie from authgate's answer, as well as every
+# identity header; without it nothing about Cookie changes
+# --------------------------------------------------------------------------------------------
+
+KUBE_GATEWAY = s.Spec(**{**GRAFANA.__dict__, "tls_secret": ""})
+TRAEFIK_GATEWAY = s.Spec(**{**COMFY_OFFNET.__dict__, "cert_resolver": ""})
+
+
+def _copied(target: str, spec: s.Spec) -> list[str]:
+    """The header names the output has the proxy copy from authgate's answer."""
+    text = TARGETS[target].render(spec)
+    if target == "nginx":
+        return re.findall(r"proxy_set_header (\S+) \$authgate_\w+_(?:h\d+|upstream_cookie);", text)
+    if target == "caddy":
+        (line,) = [ln.split()[1:] for ln in text.splitlines() if "copy_headers" in ln]
+        return line
+    if target == "traefik-file":
+        (mw,) = YAML(typ="safe").load(text)["http"]["middlewares"].values()
+        return list(mw["forwardAuth"]["authResponseHeaders"])
+    kinds = by_kind(text)
+    if target == "ingress-nginx":
+        main = kinds["Ingress"][-1]["metadata"]["annotations"]  # type: ignore[index]
+        return str(main["nginx.ingress.kubernetes.io/auth-response-headers"]).split(",")
+    if target == "envoy-gateway":
+        policy = kinds["SecurityPolicy"][0]["spec"]["extAuth"]  # type: ignore[index]
+        return list(policy["http"]["headersToBackend"])
+    middleware = kinds["Middleware"][0]["spec"]["forwardAuth"]  # type: ignore[index]
+    return list(middleware["authResponseHeaders"])
+
+
+STRIP_CASES = [
+    ("ingress-nginx", GRAFANA),
+    ("envoy-gateway", KUBE_GATEWAY),
+    ("traefik-gateway", TRAEFIK_GATEWAY),
+    ("nginx", WIKI_LAN),
+    ("traefik-file", WIKI_LAN),
+    ("caddy", WIKI_LAN),
+]
+
+
+@pytest.mark.parametrize(("target", "spec"), STRIP_CASES)
+def test_strip_cookie_copies_cookie_and_every_identity_header(target: str, spec: s.Spec) -> None:
+    assert _copied(target, stripping(spec)) == [*IDENTITY_HEADERS, "Cookie"]
+
+
+@pytest.mark.parametrize(("target", "spec"), STRIP_CASES)
+def test_without_strip_cookie_cookie_is_never_copied(target: str, spec: s.Spec) -> None:
+    assert _copied(target, spec) == list(IDENTITY_HEADERS)
+    assert "strip_cookie" not in TARGETS[target].render(spec)
+
+
+def test_nginx_strip_cookie_replaces_the_cookie_with_the_answers() -> None:
+    text = TARGETS["nginx"].render(stripping(WIKI_LAN))
+    assert "auth_request_set $authgate_wiki_upstream_cookie $upstream_http_cookie;" in text
+    assert "proxy_set_header Cookie $authgate_wiki_upstream_cookie;" in text
+    # the login cookie still reaches the browser, and nothing else sets Cookie
+    assert "auth_request_set $authgate_wiki_cookie $upstream_http_set_cookie;" in text
+    assert text.count("proxy_set_header Cookie") == 1
+
+
+def test_caddy_strip_cookie_names_the_version_it_needs() -> None:
+    text = TARGETS["caddy"].render(stripping(WIKI_LAN))
+    assert "Needs Caddy v2.11.2 or later" in text
+
+
+def test_traefik_strip_cookie_app_uses_its_own_shared_middleware() -> None:
+    """Traefik removes every authResponseHeaders name from the request before copying the
+    answer's: a Cookie in the shared middleware would take every other app's cookies."""
+    (route,) = by_kind(TARGETS["traefik"].render(stripping(COMFY_OFFNET)))["IngressRoute"]
+    first, second = route["spec"]["routes"]  # type: ignore[index]
+    assert first["middlewares"] == [{"name": "authgate-strip-cookie", "namespace": "authgate"}]
+    assert "middlewares" not in second
+    plain = by_kind(TARGETS["traefik"].render(COMFY_OFFNET))["IngressRoute"][0]
+    assert plain["spec"]["routes"][0]["middlewares"][0]["name"] == "authgate"  # type: ignore[index]
+    assert "--middleware --strip-cookie" in TARGETS["traefik"].render(stripping(COMFY_OFFNET))
+
+
+def test_traefik_strip_cookie_middleware_is_named_apart() -> None:
+    spec = s.Spec(app=s.parse_app("authgate", "http://authgate"), auth=GRAFANA.auth)
+    (plain,) = docs(render_middleware(spec))
+    (strip,) = docs(render_middleware(stripping(spec)))
+    assert plain["metadata"]["name"] == "authgate"  # type: ignore[index]
+    assert strip["metadata"]["name"] == "authgate-strip-cookie"  # type: ignore[index]
+    assert strip["spec"]["forwardAuth"]["authResponseHeaders"][-1] == "Cookie"  # type: ignore[index]
+    assert "Cookie" not in plain["spec"]["forwardAuth"]["authResponseHeaders"]  # type: ignore[index]
+
+
+def test_traefik_gateway_strip_cookie_filter_names_the_strip_middleware() -> None:
+    kinds = by_kind(TARGETS["traefik-gateway"].render(stripping(TRAEFIK_GATEWAY)))
+    (middleware,) = kinds["Middleware"]
+    assert middleware["metadata"]["name"] == "authgate-strip-cookie"  # type: ignore[index]
+    (rule,) = kinds["HTTPRoute"][0]["spec"]["rules"]  # type: ignore[index]
+    assert rule["filters"][0]["extensionRef"]["name"] == "authgate-strip-cookie"

@@ -63,6 +63,59 @@ def test_middleware_alone(tmp_path: Path) -> None:
     assert doc["metadata"]["namespace"] == "public-ingress"
 
 
+def test_strip_cookie_comes_from_the_store(tmp_path: Path) -> None:
+    url = ["--url", "http://wiki.lan"]
+    assert authgate(tmp_path, "app", "add", "wiki", *url, "--strip-cookie").returncode == 0
+    assert authgate(tmp_path, "app", "add", "plain", "--url", "http://plain.lan").returncode == 0
+    nginx = ["--target", "nginx", "--backend", "127.0.0.1:3000"]
+
+    stripped = authgate(tmp_path, "manifests", "wiki", *nginx)
+    plain = authgate(tmp_path, "manifests", "plain", *nginx)
+
+    assert stripped.returncode == 0, stripped.stderr
+    assert "proxy_set_header Cookie $authgate_wiki_upstream_cookie;" in stripped.stdout
+    assert plain.returncode == 0, plain.stderr
+    assert "proxy_set_header Cookie" not in plain.stdout
+    assert "upstream_http_cookie" not in plain.stdout
+
+
+def test_strip_cookie_flag_with_url(tmp_path: Path) -> None:
+    args = ["wiki", "--url", "http://wiki.lan", "--target", "caddy", "--backend", "127.0.0.1:3"]
+    result = authgate(tmp_path, "manifests", *args, "--strip-cookie")
+    assert result.returncode == 0, result.stderr
+    assert "X-Auth-Request-Groups Cookie" in result.stdout
+    without = authgate(tmp_path, "manifests", *args)
+    assert "Cookie\n" not in without.stdout and "X-Auth-Request-Groups\n" in without.stdout
+
+
+def test_strip_cookie_middleware(tmp_path: Path) -> None:
+    result = authgate(tmp_path, "manifests", "--middleware", "--strip-cookie")
+    assert result.returncode == 0, result.stderr
+    (doc,) = YAML(typ="safe").load_all(result.stdout)
+    assert doc["metadata"]["name"] == "authgate-strip-cookie"
+    assert doc["spec"]["forwardAuth"]["authResponseHeaders"][-1] == "Cookie"
+
+
+def test_strip_cookie_flag_for_an_app_that_does_not_strip_is_refused(tmp_path: Path) -> None:
+    """The config would copy a Cookie authgate never sends: the app would lose its cookies."""
+    assert authgate(tmp_path, "app", "add", "wiki", "--url", "http://wiki.lan").returncode == 0
+    result = authgate(
+        tmp_path,
+        "manifests",
+        "wiki",
+        "--target",
+        "nginx",
+        "--backend",
+        "127.0.0.1:3000",
+        "--strip-cookie",
+    )
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert "does not strip authgate's cookie" in line
+    assert "authgate app set wiki --strip-cookie" in line
+
+
 URL = ["--url", "https://grafana.example.com"]
 
 

@@ -58,6 +58,12 @@ FLAG_TARGETS: dict[str, tuple[str, ...]] = {
 @click.option("--tls-cert", default="", help="nginx: certificate file for an https app.")
 @click.option("--tls-key", default="", help="nginx: key file for an https app.")
 @click.option("--middleware", is_flag=True, help="Print the shared Traefik Middleware once.")
+@click.option(
+    "--strip-cookie",
+    is_flag=True,
+    help="The app has --strip-cookie: copy Cookie from authgate's answer (taken from the store "
+    "when the app comes from there).",
+)
 @json_option
 @click.pass_context
 def manifests(
@@ -67,6 +73,7 @@ def manifests(
     target_name: str | None,
     url: str | None,
     middleware: bool,
+    strip_cookie: bool,
     as_json: bool,
     **flags: Any,
 ) -> None:
@@ -82,7 +89,7 @@ def manifests(
                 "--target other than traefik/traefik-legacy"
             )
         try:
-            text = _middleware(name == "traefik-legacy", flags)
+            text = _middleware(name == "traefik-legacy", strip_cookie, flags)
         except SpecError as exc:
             fail(str(exc))
         emit(as_json, {"target": name, "middleware": True, "text": text}, text.rstrip("\n"))
@@ -95,9 +102,10 @@ def manifests(
         fail(f"{given}; one of: {', '.join(TARGETS)}")
     assert target_name is not None
     _check_flags(target_name, flags)
-    external_url = url or _stored_url(ctx, slug)
+    if url is None:
+        url, strip_cookie = _stored_app(ctx, slug, strip_cookie)
     try:
-        text = _render(target_name, slug, external_url, flags)
+        text = _render(target_name, slug, url, strip_cookie, flags)
     except SpecError as exc:
         fail(str(exc))
     emit(as_json, {"app": slug, "target": target_name, "text": text}, text.rstrip("\n"))
@@ -114,19 +122,26 @@ def _check_flags(target: str, flags: dict[str, Any]) -> None:
         fail("--legacy-endpoints applies to an off-cluster --backend IP:PORT")
 
 
-def _stored_url(ctx: click.Context, slug: str) -> str:
-    async def action(store: Any) -> str | None:
+def _stored_app(ctx: click.Context, slug: str, strip_cookie: bool) -> tuple[str, bool]:
+    """(external URL, strip_cookie) of the registered app; the config must match the app."""
+
+    async def action(store: Any) -> tuple[str, bool] | None:
         apps = await store.load_apps()
-        return next((a.external_url for a in apps if a.slug == slug), None)
+        return next(((a.external_url, a.strip_cookie) for a in apps if a.slug == slug), None)
 
     found = run_store(ctx, action)
     if found is None:
         fail(f"no app named {slug!r} (see authgate app list, or give --url URL)")
     assert found is not None
+    if strip_cookie and not found[1]:
+        fail(
+            f"app {slug!r} does not strip authgate's cookie: authgate's answer carries no Cookie "
+            f"to copy, so the app would get none (authgate app set {slug} --strip-cookie first)"
+        )
     return found
 
 
-def _render(target: str, slug: str, url: str, flags: dict[str, Any]) -> str:
+def _render(target: str, slug: str, url: str, strip_cookie: bool, flags: dict[str, Any]) -> str:
     from authgate.deploy import spec as s
     from authgate.deploy.targets import TARGETS
 
@@ -156,6 +171,7 @@ def _render(target: str, slug: str, url: str, flags: dict[str, Any]) -> str:
         and s.check_k8s_name(flags["middleware_namespace"], "--middleware-namespace"),
         tls_cert=flags["tls_cert"] and s.check_safe(flags["tls_cert"], "--tls-cert"),
         tls_key=flags["tls_key"] and s.check_safe(flags["tls_key"], "--tls-key"),
+        strip_cookie=strip_cookie,
     )
     return TARGETS[target].render(spec)
 
@@ -172,7 +188,7 @@ def _gateway(value: str | None) -> str:
     return value
 
 
-def _middleware(legacy: bool, flags: dict[str, Any]) -> str:
+def _middleware(legacy: bool, strip_cookie: bool, flags: dict[str, Any]) -> str:
     from authgate.deploy import spec as s
     from authgate.deploy.targets import render_middleware
 
@@ -186,5 +202,6 @@ def _middleware(legacy: bool, flags: dict[str, Any]) -> str:
         app=s.App("authgate", "http", "authgate"),
         auth=auth,
         namespace=s.check_k8s_name(namespace, "--namespace"),
+        strip_cookie=strip_cookie,
     )
     return render_middleware(spec, legacy=legacy)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from authgate.deploy import conf
 from authgate.deploy.conf import Comment, Item, block, d
 from authgate.deploy.spec import OUTPOST, Spec, SpecError
-from authgate.forward.headers import IDENTITY_HEADERS
 
 
 def _upstream(spec: Spec) -> str:
@@ -18,6 +17,18 @@ def _site_address(spec: Spec) -> str:
     if spec.listen is not None:
         return f"{app.scheme}://{app.hostname}:{spec.listen.port}"
     return app.host if app.secure else app.origin
+
+
+def _copy_comment(spec: Spec) -> str:
+    text = "every identity header (a client's own is removed)"
+    if not spec.strip_cookie:
+        return text
+    return (
+        f"{text}, and the Cookie of authgate's\n"
+        "answer (the app has strip_cookie: the browser's cookies without authgate's).\n"
+        "Needs Caddy v2.11.2 or later: older versions keep the browser's Cookie, authgate's\n"
+        "included, when authgate's answer has no cookie left to set."
+    )
 
 
 def items(spec: Spec) -> list[Item]:
@@ -52,8 +63,8 @@ def items(spec: Spec) -> list[Item]:
                                 d("uri", f"{OUTPOST}/auth/caddy"),
                                 d(
                                     "copy_headers",
-                                    *IDENTITY_HEADERS,
-                                    comment="every identity header (a client's own is removed)",
+                                    *spec.upstream_headers(),
+                                    comment=_copy_comment(spec),
                                 ),
                             ],
                         ),

@@ -231,6 +231,21 @@ def _routes(spec: Spec, target: str, filters: list[RouteFilter]) -> list[Documen
     ]
 
 
+def _policy_comment(spec: Spec) -> str:
+    text = (
+        "Envoy Gateway asks authgate about every request to the app's route. Envoy sends\n"
+        "an HTTP auth service only Host, method, path and Authorization unless told:\n"
+        "headersToExtAuth adds the cookie and the headers authgate judges by."
+    )
+    if not spec.strip_cookie:
+        return text
+    return (
+        f"{text}\nThe app has strip_cookie: headersToBackend lists Cookie, so Envoy overrides the\n"
+        "app's Cookie with the one in authgate's answer (the browser's cookies without\n"
+        "authgate's; an empty one when only authgate's were sent)."
+    )
+
+
 def envoy_documents(spec: Spec) -> list[Document]:
     auth = _auth_backend(spec, "envoy-gateway")
     policy = SecurityPolicy(
@@ -241,7 +256,7 @@ def envoy_documents(spec: Spec) -> list[Document]:
                 http=HTTPExtAuthService(
                     backend_refs=[auth],
                     path=f"{OUTPOST}/auth/envoy",
-                    headers_to_backend=list(IDENTITY_HEADERS),
+                    headers_to_backend=spec.upstream_headers(),
                 ),
                 headers_to_ext_auth=list(HEADERS_TO_EXT_AUTH),
             ),
@@ -250,12 +265,7 @@ def envoy_documents(spec: Spec) -> list[Document]:
     grant = _grant(spec, auth, [(GATEWAY_GROUP, "HTTPRoute"), (ENVOY_GROUP, "SecurityPolicy")])
     return [
         *_routes(spec, "envoy-gateway", []),
-        Document(
-            policy,
-            "Envoy Gateway asks authgate about every request to the app's route. Envoy sends\n"
-            "an HTTP auth service only Host, method, path and Authorization unless told:\n"
-            "headersToExtAuth adds the cookie and the headers authgate judges by.",
-        ),
+        Document(policy, _policy_comment(spec)),
         *grant,
     ]
 
@@ -263,12 +273,14 @@ def envoy_documents(spec: Spec) -> list[Document]:
 def traefik_documents(spec: Spec) -> list[Document]:
     auth = _auth_backend(spec, "traefik-gateway")
     middleware = traefik.middleware_document(spec)
-    ref = LocalObjectReference(group=traefik.GROUP, kind="Middleware", name=traefik.MIDDLEWARE)
+    name = traefik.middleware_name(spec)
+    ref = LocalObjectReference(group=traefik.GROUP, kind="Middleware", name=name)
     filters = [RouteFilter(type="ExtensionRef", extension_ref=ref)]
     grant = _grant(spec, auth, [(GATEWAY_GROUP, "HTTPRoute")])
     comment = (
         "An ExtensionRef filter names a Middleware in the route's own namespace, so this\n"
         "namespace gets its own copy of authgate's ForwardAuth middleware."
+        + traefik.strip_cookie_note(spec)
     )
     return [Document(middleware.body, comment), *_routes(spec, "traefik-gateway", filters), *grant]
 

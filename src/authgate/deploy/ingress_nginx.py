@@ -27,7 +27,6 @@ from authgate.deploy.kube import (
 from authgate.deploy.kube import Service as KService
 from authgate.deploy.serialize import Document, dump_documents
 from authgate.deploy.spec import OUTPOST, Spec, SpecError
-from authgate.forward.headers import IDENTITY_HEADERS
 
 PREFIX = "nginx.ingress.kubernetes.io/"
 
@@ -102,7 +101,7 @@ def documents(spec: Spec) -> list[Document]:
         {
             "auth-url": auth.url(f"{OUTPOST}/auth/nginx"),
             "auth-signin": f"{app.signin_url}?rd=$escaped_request_uri",
-            "auth-response-headers": ",".join(IDENTITY_HEADERS),
+            "auth-response-headers": ",".join(spec.upstream_headers()),
             "auth-proxy-set-headers": f"{spec.namespace}/{headers_map}",
         },
     )
@@ -124,14 +123,23 @@ def documents(spec: Spec) -> list[Document]:
             f"The login flow ({OUTPOST}/start, callback, sign_out) on the app's own host,\n"
             "without the auth annotations: protecting it would loop.",
         ),
-        Document(
-            main,
-            "The app behind authgate. auth-signin carries the original URI escaped\n"
-            "(authgate's start also takes seed 1's unescaped rd=$scheme://$http_host$request_uri);\n"
-            "auth-response-headers names every identity header and not Set-Cookie\n"
-            "(ingress-nginx hands the login cookie to the browser by itself).",
-        ),
+        Document(main, _main_comment(spec)),
     ]
+
+
+def _main_comment(spec: Spec) -> str:
+    text = (
+        "The app behind authgate. auth-signin carries the original URI escaped\n"
+        "(authgate's start also takes seed 1's unescaped rd=$scheme://$http_host$request_uri);\n"
+        "auth-response-headers names every identity header and not Set-Cookie\n"
+        "(ingress-nginx hands the login cookie to the browser by itself)."
+    )
+    if not spec.strip_cookie:
+        return text
+    return (
+        f"{text}\nThe app has strip_cookie: Cookie is listed too, so the app gets the Cookie of\n"
+        "authgate's answer (the browser's cookies without authgate's; none left: no Cookie)."
+    )
 
 
 def render(spec: Spec) -> str:

@@ -7,7 +7,7 @@ import re
 
 from authgate.deploy import conf
 from authgate.deploy.conf import Blank, Comment, Item, block, d
-from authgate.deploy.spec import OUTPOST, Spec, SpecError
+from authgate.deploy.spec import COOKIE, OUTPOST, Spec, SpecError
 from authgate.forward.headers import IDENTITY_HEADERS
 
 AUTH_LOCATION = "/_authgate/auth"
@@ -99,6 +99,7 @@ def _app_location(spec: Spec) -> Item:
                 "every identity header, copied from authgate's answer (a client's own is replaced)"
             ),
             *headers,
+            *_cookie_from_answer(spec),
             Blank(),
             d("proxy_pass", f"http://{spec.backend.hostport}"),
             d("proxy_http_version", "1.1"),
@@ -108,6 +109,22 @@ def _app_location(spec: Spec) -> Item:
             *_forwarded(),
         ],
     )
+
+
+def _cookie_from_answer(spec: Spec) -> list[Item]:
+    """--strip-cookie: the app gets the Cookie of authgate's answer, never the browser's."""
+    if not spec.strip_cookie:
+        return []
+    value = _var(spec, "upstream_cookie")
+    return [
+        Blank(),
+        Comment(
+            "the app has strip_cookie: its Cookie is the one in authgate's answer, the\n"
+            "browser's cookies without authgate's (none left: nginx sends no Cookie)"
+        ),
+        d("auth_request_set", value, "$upstream_http_cookie"),
+        d("proxy_set_header", COOKIE, value),
+    ]
 
 
 def _signin_location(spec: Spec) -> Item:

@@ -12,11 +12,15 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from authgate.errors import AuthgateError
+from authgate.forward.headers import IDENTITY_HEADERS
 from authgate.forward.hosts import canonical_host, hostname_of
 
 OUTPOST = "/outpost.goauthentik.io"
 DEFAULT_AUTH_SERVICE = "http://authgate.authgate.svc.cluster.local:9000"
 DEFAULT_LOCAL_AUTH_SERVICE = "http://127.0.0.1:9000"
+#: authgate's answer to a check for an app with strip_cookie carries the browser's Cookie
+#: without authgate's own cookies; the proxy puts it in place of the upstream's Cookie.
+COOKIE = "Cookie"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -125,10 +129,16 @@ class Spec:
     middleware_namespace: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    strip_cookie: bool = False  # the app's --strip-cookie: copy Cookie from authgate's answer
 
     @property
     def name(self) -> str:
         return self.app.slug
+
+    def upstream_headers(self) -> list[str]:
+        """The headers the proxy copies from authgate's answer into the upstream request:
+        every identity header, and ``Cookie`` for an app with ``strip_cookie``."""
+        return [*IDENTITY_HEADERS, *([COOKIE] if self.strip_cookie else [])]
 
 
 def parse_app(slug: str, url: str) -> App:

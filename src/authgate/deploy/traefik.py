@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from authgate.deploy.kube import ObjectMeta, backend_documents, backend_ref, meta
 from authgate.deploy.serialize import Document, Notes, dump_documents, dump_mapping
 from authgate.deploy.spec import OUTPOST, Spec, SpecError
-from authgate.forward.headers import IDENTITY_HEADERS
 
 GROUP = "traefik.io"
 LEGACY_GROUP = "traefik.containo.us"
 MIDDLEWARE = "authgate"
+#: the shared Middleware for apps with strip_cookie: it also copies ``Cookie``. A separate
+#: one, because Traefik removes every listed header from the request before copying the
+#: answer's: listing Cookie for an app whose answer carries none would drop its cookies.
+STRIP_COOKIE_MIDDLEWARE = "authgate-strip-cookie"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,7 +85,20 @@ class IngressRoute:
 def forward_auth(spec: Spec) -> ForwardAuth:
     return ForwardAuth(
         address=spec.auth.url(f"{OUTPOST}/auth/traefik"),
-        auth_response_headers=list(IDENTITY_HEADERS),
+        auth_response_headers=spec.upstream_headers(),
+    )
+
+
+def middleware_name(spec: Spec) -> str:
+    return STRIP_COOKIE_MIDDLEWARE if spec.strip_cookie else MIDDLEWARE
+
+
+def strip_cookie_note(spec: Spec) -> str:
+    if not spec.strip_cookie:
+        return ""
+    return (
+        "\nWith strip_cookie, authResponseHeaders lists Cookie too: Traefik replaces the app's\n"
+        "Cookie with the one in authgate's answer, the browser's cookies without authgate's."
     )
 
 
@@ -109,15 +125,19 @@ def middleware_document(spec: Spec, *, legacy: bool = False) -> Document:
     namespace = spec.namespace
     middleware = Middleware(
         api_version=f"{LEGACY_GROUP if legacy else GROUP}/v1alpha1",
-        metadata=meta(MIDDLEWARE, namespace),
+        metadata=meta(middleware_name(spec), namespace),
         spec=MiddlewareSpec(forward_auth=forward_auth(spec)),
     )
+    shared = "every app's IngressRoute"
+    if spec.strip_cookie:
+        shared = "the IngressRoutes of apps with strip_cookie"
     return Document(
         middleware,
-        "authgate's ForwardAuth middleware, shared by every app's IngressRoute.\n"
+        f"authgate's ForwardAuth middleware, shared by {shared}.\n"
         "authResponseHeaders names every identity header authgate sends; Traefik removes\n"
         "them from the client's request first, so a client cannot forge them.\n"
-        "IngressRoutes in other namespaces need the provider's allowCrossNamespace: true.",
+        "IngressRoutes in other namespaces need the provider's allowCrossNamespace: true."
+        + strip_cookie_note(spec),
     )
 
 
@@ -134,6 +154,7 @@ def ingress_route_documents(spec: Spec, *, legacy: bool = False) -> list[Documen
         )
     entry = spec.entry_point or ("websecure" if spec.app.secure else "web")
     middleware_ns = spec.middleware_namespace or auth_namespace
+    middleware_ref = MiddlewareRef(name=middleware_name(spec), namespace=middleware_ns)
     route = IngressRoute(
         api_version=f"{LEGACY_GROUP if legacy else GROUP}/v1alpha1",
         metadata=meta(spec.name, spec.namespace),
@@ -142,7 +163,7 @@ def ingress_route_documents(spec: Spec, *, legacy: bool = False) -> list[Documen
             routes=[
                 Route(
                     match=host_rule(spec),
-                    middlewares=[MiddlewareRef(name=MIDDLEWARE, namespace=middleware_ns)],
+                    middlewares=[middleware_ref],
                     services=[RouteService(name=backend, port=port)],
                     notes={"kind": "route 1: the app, behind authgate"},
                 ),
@@ -162,10 +183,14 @@ def ingress_route_documents(spec: Spec, *, legacy: bool = False) -> list[Documen
         Document(
             route,
             f"authgate forward auth for app {spec.name} ({spec.app.origin}) on Traefik.\n"
-            f"Needs the shared Middleware {middleware_ns}/{MIDDLEWARE}: "
-            f"authgate manifests --middleware --namespace {middleware_ns}",
+            f"Needs the shared Middleware {middleware_ns}/{middleware_name(spec)}: "
+            f"authgate manifests --middleware{_strip_flag(spec)} --namespace {middleware_ns}",
         ),
     ]
+
+
+def _strip_flag(spec: Spec) -> str:
+    return " --strip-cookie" if spec.strip_cookie else ""
 
 
 def render(spec: Spec) -> str:
@@ -272,5 +297,5 @@ def render_file(spec: Spec) -> str:
     return dump_mapping(
         dynamic_config(spec),
         f"authgate forward auth for app {spec.name} ({spec.app.origin}):\n"
-        "Traefik file provider, dynamic configuration (providers.file).",
+        "Traefik file provider, dynamic configuration (providers.file)." + strip_cookie_note(spec),
     )

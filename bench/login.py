@@ -1,0 +1,123 @@
+"""Logging in once through the real flow (like tests/e2e/conftest.py's login helper): the
+portal login through nginx, then SSO into the Traefik app; a Cookie header per app host."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+
+from bench.probe import echo_user
+from bench.progress import log
+from bench.scenarios import BROWSER_ACCEPT, NGINX_APP, PASSWORD, TRAEFIK_APP, USER, Ports
+
+
+@contextlib.contextmanager
+def test_names_on_loopback() -> Iterator[None]:
+    """``*.test`` resolves to 127.0.0.1 inside this process while the block runs."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        is_test = isinstance(name, str) and name.rstrip(".").lower().endswith(".test")
+        return real("127.0.0.1" if is_test else host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = real
+
+
+def log_in_everywhere(ports: Ports) -> tuple[dict[str, str], dict[str, str]]:
+    """One portal login (through nginx), then SSO into the Traefik app: a Cookie per app
+    host, and the error for each app whose login failed (its scenarios report it)."""
+    cookies: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    apps = ((NGINX_APP, ports.nginx), (TRAEFIK_APP, ports.traefik))
+    with (
+        test_names_on_loopback(),
+        httpx.Client(trust_env=False, timeout=15.0, headers={"Accept": BROWSER_ACCEPT}) as c,
+    ):
+        for host, port in apps:
+            try:
+                cookies[host] = log_in_sso(c, f"http://{host}:{port}/")
+            except Exception as exc:
+                errors[host] = f"login at {host}:{port} failed: {type(exc).__name__}: {exc}"
+                log(errors[host][:300])
+    return cookies, errors
+
+
+def log_in_sso(client: httpx.Client, url: str) -> str:
+    """Sign in at ``url``; with a portal session already there, no password is asked."""
+    response = client.get(url, follow_redirects=True)
+    if echo_user(response) == USER:
+        return cookie_for(client, url)
+    return log_in(client, url)
+
+
+def log_in(client: httpx.Client, url: str) -> str:
+    """Open ``url`` through its proxy, sign in on the portal; the Cookie header for its host."""
+    first = client.get(url, follow_redirects=True)
+    form = _LoginForm()
+    form.feed(first.text)
+    if not form.has_password:
+        raise RuntimeError(
+            f"no login form at {first.url} ({first.status_code}): {first.text[:500]}"
+        )
+    target = first.url.join(form.action) if form.action else first.url
+    fields = {**form.fields, "username": USER, "password": PASSWORD}
+    after = client.request(form.method, target, data=fields, follow_redirects=True)
+    seen = echo_user(after)
+    if after.status_code != 200 or seen != USER:
+        raise RuntimeError(
+            f"login did not end at the app as {USER!r}: {after.status_code} {after.url} "
+            f"(user {seen!r})\n{after.text[:500]}"
+        )
+    return cookie_for(client, url)
+
+
+def cookie_for(client: httpx.Client, url: str) -> str:
+    """The Cookie header the client's jar sends to ``url``."""
+    cookie = str(client.build_request("GET", url).headers.get("cookie", ""))
+    if not cookie:
+        raise RuntimeError(f"no cookie kept for {url} after the login")
+    return cookie
+
+
+class _LoginForm(HTMLParser):
+    """The form with a password field: its action, method and the fields to send back."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.action = ""
+        self.method = "GET"
+        self.fields: dict[str, str] = {}
+        self.has_password = False
+        self._done = False
+        self._current: tuple[str, str, dict[str, str], bool] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if self._done:
+            return
+        if tag == "form":
+            self._current = (a.get("action", ""), a.get("method", "get").upper(), {}, False)
+        elif self._current is not None and tag == "input" and a.get("name"):
+            action, method, fields, has_password = self._current
+            kind = a.get("type", "text").lower()
+            if kind == "password":
+                has_password = True
+            if kind not in ("checkbox", "radio", "submit", "file", "image", "password"):
+                fields.setdefault(a["name"], a.get("value", ""))
+            self._current = (action, method, fields, has_password)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form" and self._current is not None and not self._done:
+            self.action, self.method, self.fields, self.has_password = self._current
+            self._done = self.has_password
+            self._current = None

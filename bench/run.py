@@ -1,0 +1,199 @@
+"""The whole run: echo and the proxies once, authgate once per ASGI server on the same port
+and data (the session cookies stay valid), and each selected scenario measured under it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.proxyconf import UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
+from tests.e2e.servers import Authgate, Echo, Nginx, Process, Traefik
+
+from bench.login import log_in_everywhere
+from bench.measure import Context, failed, measure
+from bench.progress import log
+from bench.scenarios import (
+    GROUP,
+    NGINX_APP,
+    PASSWORD,
+    PLAIN_HOST,
+    TRAEFIK_APP,
+    USER,
+    Load,
+    Ports,
+    Scenario,
+    scenarios,
+)
+from bench.servers import Servers
+
+
+def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
+    """Echo and the proxies for the whole run; authgate once per ASGI server, same data."""
+    load = Load(args.threads, args.connections, args.duration, args.warmup)
+    result["load"] = asdict(load)
+    only = re.compile(args.only) if args.only else None
+    state = _Run(args, result, load, only)
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="authgate-bench-"))
+        result["workdir"] = str(workdir)
+        stack.push(
+            lambda kind, exc, tb: _remove_workdir(
+                workdir, args.keep_workdir or isinstance(exc, Exception), result
+            )
+        )
+        log(f"servers' logs and data in {workdir}")
+        echo = stack.enter_context(Echo(workdir / "echo"))
+        state.servers.by_role["echo"] = echo
+        for server in args.servers:
+            if state.selected(server):
+                _run_under(state, server, stack, workdir, echo.port)
+
+
+@dataclass
+class _Run:
+    """What the scenarios of every server share: ports, running servers, sessions, reports."""
+
+    args: argparse.Namespace
+    result: dict[str, Any]
+    load: Load
+    only: re.Pattern[str] | None
+    ports: Ports = field(default_factory=Ports)
+    servers: Servers = field(default_factory=Servers)
+    cookies: dict[str, str] = field(default_factory=dict)
+    login_errors: dict[str, str] = field(default_factory=dict)
+    prepared: bool = False
+
+    @property
+    def reports(self) -> list[dict[str, Any]]:
+        reports: list[dict[str, Any]] = self.result["scenarios"]
+        return reports
+
+    def selected(self, server: str) -> list[Scenario]:
+        chosen = scenarios(self.ports, self.cookies, server)
+        return [s for s in chosen if self.only is None or self.only.search(f"{server}:{s.name}")]
+
+
+def _run_under(
+    state: _Run, server: str, stack: contextlib.ExitStack, workdir: Path, echo_port: int
+) -> None:
+    """authgate under ``server`` (set up the first time), its scenarios, authgate stopped.
+    A set-up that fails fails this server's scenarios; the run goes on."""
+    with contextlib.ExitStack() as phase:
+        try:
+            authgate = _start_authgate(state, server, phase, workdir)
+            if not state.prepared:
+                state.prepared = True
+                _prepare(state, authgate, stack, workdir, echo_port)
+        except Exception as exc:
+            error = f"set-up under {server} failed: {type(exc).__name__}: {exc}"
+            log(error[:500])
+            state.reports.extend(failed(s, error[:4000]) for s in state.selected(server))
+            return
+        profile = set(state.args.profile)
+        ctx = Context(state.load, state.servers, authgate, profile, state.result["stamp"])
+        for scenario in state.selected(server):
+            state.reports.append(_measure_or_skip(state, ctx, scenario))
+
+
+def _start_authgate(
+    state: _Run, server: str, phase: contextlib.ExitStack, workdir: Path
+) -> Authgate:
+    log(f"starting authgate under {server} on port {state.ports.auth}")
+    authgate = phase.enter_context(
+        Authgate(workdir / "authgate", authgate_env(server), state.ports.auth)
+    )
+    state.servers.by_role["authgate"] = authgate
+    phase.callback(state.servers.by_role.pop, "authgate", None)
+    return authgate
+
+
+def _prepare(
+    state: _Run, authgate: Authgate, stack: contextlib.ExitStack, workdir: Path, echo_port: int
+) -> None:
+    """Once, under the first server: the accounts, the proxies, a session per app."""
+    set_up_accounts(authgate, state.ports)
+    start_proxies(stack, state.servers, workdir, state.ports, echo_port)
+    found, problems = log_in_everywhere(state.ports)
+    state.cookies.update(found)
+    state.login_errors.update(problems)
+    state.result["login"] = {"user": USER, "apps": sorted(found), "errors": problems}
+
+
+def _measure_or_skip(state: _Run, ctx: Context, scenario: Scenario) -> dict[str, Any]:
+    """A scenario whose proxy did not start or whose login failed is reported, not run."""
+    if scenario.via != "direct" and scenario.via not in state.servers.by_role:
+        return failed(scenario, f"{scenario.via} did not start")
+    if scenario.cookie_of and scenario.cookie_of not in state.cookies:
+        why = state.login_errors.get(scenario.cookie_of, "no login")
+        return failed(scenario, f"no session cookie: {why}")
+    return measure(ctx, scenario)
+
+
+def nginx_conf(ports: Ports, echo_port: int) -> str:
+    """Seed 000 in the ingress-nginx shape, plus ``plain.test``: the same location, no auth."""
+    seed = ingress_nginx_conf(ports.nginx, ports.auth, [(NGINX_APP, echo_port)])
+    plain = f"""
+    # bench baseline: the protected location's proxy settings without auth_request
+    server {{
+        listen 127.0.0.1:{ports.nginx};
+        server_name {PLAIN_HOST};
+        location / {{
+{UPSTREAM_HEADERS}
+            proxy_set_header Host $http_host;
+            proxy_pass http://127.0.0.1:{echo_port};
+        }}
+    }}
+"""
+    return seed + plain
+
+
+def authgate_env(server: str) -> dict[str, str]:
+    return {"AUTHGATE_LOG_LEVEL": "warning", "AUTHGATE_SERVER": server, "AUTHGATE_WORKERS": "1"}
+
+
+def set_up_accounts(authgate: Authgate, ports: Ports) -> None:
+    authgate.cli("group", "add", GROUP)
+    authgate.cli("user", "add", USER, "--group", GROUP, "--password-stdin", input=PASSWORD)
+    for slug, host, port in (
+        ("nginxapp", NGINX_APP, ports.nginx),
+        ("traefikapp", TRAEFIK_APP, ports.traefik),
+    ):
+        authgate.cli("app", "add", slug, "--url", f"http://{host}:{port}", "--group", GROUP)
+        authgate.wait_for_app(f"{host}:{port}")
+
+
+def start_proxies(
+    stack: contextlib.ExitStack, servers: Servers, workdir: Path, ports: Ports, echo_port: int
+) -> None:
+    """nginx and Traefik for the whole run; one that fails is left out, not fatal."""
+    builders: dict[str, Callable[[], Process]] = {
+        "nginx": lambda: Nginx(nginx_conf(ports, echo_port), workdir / "nginx", ports.nginx),
+        "traefik": lambda: Traefik(
+            traefik_dynamic(ports.auth, [(TRAEFIK_APP, echo_port)]),
+            workdir / "traefik",
+            ports.traefik,
+        ),
+    }
+    for role, build in builders.items():
+        try:
+            servers.by_role[role] = stack.enter_context(build())
+        except Exception as exc:
+            log(f"{role} did not start: {exc}")
+
+
+def _remove_workdir(workdir: Path, keep: bool, result: dict[str, Any]) -> bool:
+    """Logs stay when asked for or when something failed (the report names the place).
+    Returns False: an exception that ends the run goes on to the caller."""
+    if keep or any(s.get("error") for s in result["scenarios"]):
+        log(f"kept {workdir}")
+        return False
+    shutil.rmtree(workdir, ignore_errors=True)
+    result["workdir"] = None
+    return False

@@ -26,15 +26,17 @@ import json
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from websockets.sync.client import connect as ws_connect
 
-from .conftest import OUTPOST, browse, build_proxy, login, login_form, page_json
+from .conftest import OUTPOST, browse, build_proxy, login, login_form, make_client, page_json
 from .servers import Authgate, Echo, Process, free_port
 from .test_access_rules import cli_ok
+from .test_generated_configs import ALICE, HOST, KINDS, deployment
 
 pytestmark = pytest.mark.e2e
 
@@ -117,14 +119,16 @@ class Answer:
         return f"{self.status} {self.headers} {self.body[:300]!r}"
 
 
-def request(stack: Stack, path: str, headers: dict[str, str], *, upgrade: bool) -> Answer:
+def request(
+    port: int, path: str, headers: dict[str, str], *, upgrade: bool, host: str = CHAT
+) -> Answer:
     """One GET through the proxy, as the WebSocket handshake (``upgrade``) or without it;
     the first answer as it is (no redirect followed, a 101 not taken up)."""
-    sent = {"Host": f"{CHAT}:{stack.port}", **headers}
+    sent = {"Host": f"{host}:{port}", **headers}
     if upgrade:
         key = base64.b64encode(os.urandom(16)).decode()
         sent |= dict(zip(UPGRADE, ("websocket", "Upgrade", key, "13"), strict=True))
-    conn = http.client.HTTPConnection(CHAT, stack.port, timeout=15)
+    conn = http.client.HTTPConnection(host, port, timeout=15)
     try:
         conn.request("GET", path, headers=sent)
         response = conn.getresponse()
@@ -137,8 +141,8 @@ def request(stack: Stack, path: str, headers: dict[str, str], *, upgrade: bool) 
 def judged_like_get(stack: Stack, path: str, headers: dict[str, str]) -> Answer:
     """The handshake's answer, after checking it is no 101 and that the plain GET with the
     same headers gets the same status (and the same place to go)."""
-    handshake = request(stack, path, headers, upgrade=True)
-    get = request(stack, path, headers, upgrade=False)
+    handshake = request(stack.port, path, headers, upgrade=True)
+    get = request(stack.port, path, headers, upgrade=False)
     assert handshake.status != 101, f"{path}: the proxy upgraded: {handshake}"
     # a refusal that carries an accept key or an Upgrade is a half-done handshake (granian
     # with WebSockets on adds them to any answer it gives a handshake)
@@ -200,7 +204,8 @@ def test_websocket_is_refused_before_login_and_works_after(
     assert seen["headers"]["x-authentik-username"] == "alice"
     assert seen["headers"]["x-authentik-groups"] == "ops"
     # and the plain GET with that cookie is let through too: the same judgement
-    assert request(stack, "/socket", {**BROWSER, "Cookie": cookie}, upgrade=False).status == 200
+    plain = request(stack.port, "/socket", {**BROWSER, "Cookie": cookie}, upgrade=False)
+    assert plain.status == 200, str(plain)
 
 
 def test_signed_in_user_whom_policy_denies_is_refused(
@@ -265,3 +270,27 @@ def test_chromium_page_opens_a_websocket_only_after_login(stack: Stack, browser_
     assert seen["path"] == "/socket"
     assert seen["headers"]["x-authentik-username"] == "alice"
     assert seen["headers"]["origin"] == f"http://{CHAT}:{stack.port}"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_generated_configs_pass_websockets(
+    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
+) -> None:
+    """What ``authgate manifests gen`` writes carries an upgrade to the app after login."""
+    with deployment(kind, tmp_path, echo, authgate) as port, make_client() as client:
+        refused = request(port, "/socket", BROWSER, upgrade=True, host=HOST)
+        assert refused.status in (302, 401), str(refused)
+
+        allowed = {f"{HOST}:{port}", f"auth.test:{authgate.port}"}
+        first = browse(client, f"http://{HOST}:{port}/", allowed=allowed)
+        assert login(client, first.final, *ALICE, allowed=allowed).final.status_code == 200
+        cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.domain == HOST)
+        with ws_connect(
+            f"ws://{HOST}:{port}/socket",
+            additional_headers={"Cookie": cookie},
+            proxy=None,
+            open_timeout=15,
+        ) as ws:
+            ws.send("whoami")
+            seen = json.loads(ws.recv(timeout=15))
+    assert seen["headers"]["x-authentik-username"] == ALICE[0]

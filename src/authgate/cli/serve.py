@@ -96,6 +96,9 @@ def serve(
             interface=Interfaces.ASGI,
             workers=settings.workers,
             log_access=False,
+            # authgate serves no WebSocket: a check that carries the client's Upgrade (Caddy's
+            # forward_auth) is then handed over as the plain GET it is
+            websockets=False,
         ).serve()
     except OSError as exc:
         click.echo(f"authgate: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)

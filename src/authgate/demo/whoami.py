@@ -2,7 +2,8 @@
 
 It stands in for the protected upstream in ``make run`` and in the end-to-end tests,
 which read the identity headers the proxy handed it. WebSocket connections are
-accepted and every text message is sent straight back.
+accepted and every text message is sent straight back, except ``whoami``: that one is
+answered with the handshake request as JSON (the headers the proxy handed the upgrade).
 
 Run it with ``python -m authgate.demo.whoami --host 127.0.0.1 --port 8000``.
 """
@@ -57,14 +58,20 @@ async def _http(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _websocket(receive: Receive, send: Send) -> None:
+WHOAMI = "whoami"  # the one text message answered with the handshake instead of an echo
+
+
+async def _websocket(scope: Scope, receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "websocket.connect":
             await send({"type": "websocket.accept"})
         elif message["type"] == "websocket.receive":
-            if message.get("text") is not None:
-                await send({"type": "websocket.send", "text": message["text"]})
+            text = message.get("text")
+            if text == WHOAMI:
+                text = json.dumps(describe(scope), indent=2, sort_keys=True)
+            if text is not None:
+                await send({"type": "websocket.send", "text": text})
         else:  # websocket.disconnect
             return
 
@@ -84,7 +91,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "http":
         await _http(scope, receive, send)
     elif scope["type"] == "websocket":
-        await _websocket(receive, send)
+        await _websocket(scope, receive, send)
     elif scope["type"] == "lifespan":
         await _lifespan(receive, send)
 

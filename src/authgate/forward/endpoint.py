@@ -2,10 +2,16 @@
 
 Mounted by the top-level app under ``<prefix>/auth/`` before Starlette's router; it reads
 ``scope`` headers directly and sends prebuilt header lists.
+
+A check may arrive as a WebSocket handshake: Caddy's ``forward_auth`` copies the client's
+``Upgrade``/``Connection`` into it, and an ASGI server with WebSockets on then hands us a
+``websocket`` scope. It is judged as the GET it is and answered as plain HTTP through the
+server's ``websocket.http.response`` extension; never accepted.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -46,7 +52,7 @@ class ForwardAuthEndpoint:
         dialect = DIALECTS.get(name)
         if dialect is None:
             body = json_body(error=f"unknown dialect {name!r}", known=", ".join(DIALECTS))
-            await _send(send, Answer(404, [JSON], body))
+            await send_answer(scope, receive, send, Answer(404, [JSON], body))
             return
         peer = (scope.get("client") or ("", 0))[0]
         trusted = self._trusted_peers.get(peer)
@@ -61,7 +67,7 @@ class ForwardAuthEndpoint:
             request = dialect.parse(
                 headers,
                 _envoy_path(scope, self.auth_prefix),
-                scope["method"],
+                scope.get("method", "GET"),  # a websocket scope has none: an upgrade is a GET
                 peer,
                 trusted,
                 self.is_trusted,
@@ -75,7 +81,7 @@ class ForwardAuthEndpoint:
             log.error("forward-auth check failed, refusing the request: %s", exc, exc_info=True)
             decision = Unavailable(f"the check could not be made: {type(exc).__name__}")
         answer = dialect.render(decision, browser, self.pages)
-        await _send(send, answer)
+        await send_answer(scope, receive, send, answer)
         micros = int((time.perf_counter() - started) * 1e6)
         _log(name, decision, request, answer.status, micros)
         if not isinstance(decision, Allow):
@@ -103,10 +109,37 @@ def _envoy_path(scope: Scope, auth_prefix: str) -> str:
     return (rest or "/") + ("?" + query if query else "")
 
 
-async def _send(send: Send, answer: Answer) -> None:
+async def send_answer(scope: Scope, receive: Receive, send: Send, answer: Answer) -> None:
+    """``answer`` as an ordinary HTTP response, whether the scope is ``http`` or a WebSocket
+    handshake: the same status, headers and body either way."""
     headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
-    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await send({"type": "http.response.body", "body": answer.body})
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body})
+        return
+    if (await receive())["type"] != "websocket.connect":
+        return  # the client left before the handshake finished
+    if WEBSOCKET_RESPONSE not in (scope.get("extensions") or {}):
+        _warn_no_websocket_response()
+        # closing before accepting makes the server answer 403: never a 101, never an allow
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    start = {"type": "websocket.http.response.start", "status": answer.status}
+    await send({**start, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": answer.body})
+
+
+WEBSOCKET_RESPONSE = "websocket.http.response"  # the ASGI "Websocket Denial Response"
+
+
+@functools.cache  # once per process: the server does not change while it runs
+def _warn_no_websocket_response() -> None:
+    log.warning(
+        "the ASGI server handed authgate a WebSocket handshake but cannot answer it with "
+        "plain HTTP (no %r extension): every such check is refused with 403. Run authgate "
+        "with 'authgate serve', or turn the server's WebSocket support off",
+        WEBSOCKET_RESPONSE,
+    )
 
 
 def _log(
@@ -136,4 +169,4 @@ def _log(
     )
 
 
-__all__ = ["DIALECTS", "Deny", "ForwardAuthEndpoint"]
+__all__ = ["DIALECTS", "Deny", "ForwardAuthEndpoint", "send_answer"]

@@ -21,17 +21,25 @@ from starlette.types import Receive, Scope, Send
 from authgate.config import Settings
 from authgate.errors import StoreError
 from authgate.flow import routes as flow_routes
-from authgate.forward.endpoint import ForwardAuthEndpoint
+from authgate.forward.answers import JSON, NO_STORE, Answer, json_body
+from authgate.forward.endpoint import ForwardAuthEndpoint, send_answer
 from authgate.portal import routes as portal_routes
 from authgate.web.pages import error_page
 from authgate.web.runtime import Runtime
 
 log = logging.getLogger("authgate")
+NO_WEBSOCKET = Answer(
+    404, [JSON, NO_STORE], json_body(error="authgate serves no WebSocket at this address")
+)
 STATIC = Path(__file__).resolve().parent.parent / "portal" / "static"
 
 
 class AuthgateApp:
-    """The ASGI callable: ``<prefix>/auth/*`` goes to the raw hot path, the rest to Starlette."""
+    """The ASGI callable: ``<prefix>/auth/*`` goes to the raw hot path, the rest to Starlette.
+
+    A WebSocket handshake on ``<prefix>/auth/*`` is a check (see ``forward.endpoint``); on
+    any other path it is refused with a plain 404, never accepted.
+    """
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -47,8 +55,16 @@ class AuthgateApp:
         self.web = _starlette(runtime)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.auth_prefix):
+        kind = scope["type"]
+        if kind == "http" and scope["path"].startswith(self.auth_prefix):
             await self.forward(scope, receive, send)
+        elif kind == "websocket":
+            # a check with the client's Upgrade copied in is judged as the GET it is; no
+            # other page of authgate speaks WebSocket
+            if scope["path"].startswith(self.auth_prefix):
+                await self.forward(scope, receive, send)
+            else:
+                await send_answer(scope, receive, send, NO_WEBSOCKET)
         else:
             await self.web(scope, receive, send)
 

@@ -94,3 +94,9 @@ def test_public_url_with_a_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(env)
     assert "without a path" in str(caught.value)
+
+
+def test_an_unreadable_secret_key_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "secret.key").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ConfigError, match="not a text file"):
+        load_settings({"AUTHGATE_DATA_DIR": str(tmp_path)})

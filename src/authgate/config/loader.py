@@ -235,7 +235,9 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
         try:
             keys = read_or_create_key_file(key_file)
         except OSError as exc:
-            raise ConfigError([f"secret key file {key_file}: {exc.strerror}"]) from exc
+            raise ConfigError([f"secret key file {key_file}: {exc.strerror or exc}"]) from exc
+        except ValueError as exc:
+            raise ConfigError([f"secret key file {key_file}: not a text file"]) from exc
         if not keys:
             raise ConfigError([f"secret key file {key_file}: holds no key"])
     trusted = values.get("trusted_proxies", parse_networks(list(DEFAULT_TRUSTED_PROXIES)))

@@ -267,6 +267,11 @@ def test_a_read_only_data_dir_without_the_jwt_key_is_one_clear_line(
     ]
 
 
+# --------------------------------------------------------------------------------------------
+# no public URL
+# --------------------------------------------------------------------------------------------
+
+
 def run_cli(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run a command that must stop by itself; if it serves instead, stop it and fail."""
     proc = subprocess.Popen(
@@ -285,3 +290,64 @@ def run_cli(command: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
         stdout, stderr = proc.communicate()
         pytest.fail(f"{command} kept running instead of stopping:\n{stderr}")
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+def serve_env(tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    env = python_env({"AUTHGATE_DATA_DIR": str(tmp_path / "data"), "AUTHGATE_PORT": str(port)})
+    env.pop("AUTHGATE_PUBLIC_URL", None)
+    return {**env, **extra}
+
+
+SERVE = [sys.executable, "-m", "authgate", "serve"]
+
+
+def test_serve_refuses_to_start_without_a_public_url(tmp_path: Path) -> None:
+    port = free_port()
+    done = run_cli(SERVE, serve_env(tmp_path, port), tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "AUTHGATE_PUBLIC_URL" in lines[0] and "public_url" in lines[0]
+    assert "AUTHGATE_PUBLIC_URL=https://auth.example.com" in lines[0]
+    assert not (tmp_path / "data").exists()  # refused before making anything
+
+
+def test_a_missing_public_url_is_named_with_every_other_problem(tmp_path: Path) -> None:
+    env = serve_env(tmp_path, free_port(), AUTHGATE_SESSION_LIFETIME="forever")
+    done = run_cli([*SERVE, "--workers", "2"], env, tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 2, done.stderr
+    assert any("AUTHGATE_SESSION_LIFETIME" in line for line in lines)
+    assert any("AUTHGATE_PUBLIC_URL" in line for line in lines)
+
+
+def test_a_public_url_in_the_config_file_is_enough(tmp_path: Path) -> None:
+    config = tmp_path / "authgate.yaml"
+    config.write_text("public_url: http://auth.test\n")
+    port = free_port()
+    with ConfiguredAuthgate(tmp_path / "authgate", config, port=port) as server:
+        assert "portal http://auth.test" in server.log.read_text()
+
+
+class ConfiguredAuthgate(Authgate):
+    def __init__(self, workdir: Path, config: Path, port: int) -> None:
+        super().__init__(workdir, port=port)
+        self.config = config
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        del env["AUTHGATE_PUBLIC_URL"]
+        return env
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "authgate", "--config", str(self.config), "serve"]
+
+
+def test_commands_that_do_not_serve_need_no_public_url(tmp_path: Path) -> None:
+    env = serve_env(tmp_path, free_port())
+    add = [sys.executable, "-m", "authgate", "user", "add", "alice", "--password-stdin"]
+    done = subprocess.run(
+        add, env=env, cwd=tmp_path, input="long password\n", text=True, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr

@@ -29,7 +29,7 @@ def serve(
 ) -> None:
     """Run authgate: the forward-auth endpoints, the flow and the login portal."""
     overrides = {"host": host, "port": port, "workers": workers, "server": server}
-    settings = load(ctx, overrides)
+    settings = load(ctx, overrides, require_public_url=True)
     port_problem = port_in_use(settings.host, settings.port)
     if port_problem:
         fail(f"cannot listen on {settings.host}:{settings.port}: {port_problem}", 1)

@@ -1,4 +1,6 @@
 # authgate container: `docker build -t registry.example.com/authgate .`
+# Run it with the portal's address, which `serve` requires:
+#   docker run -e AUTHGATE_PUBLIC_URL=https://auth.example.com -v authgate:/data -p 9000:9000 IMAGE
 FROM python:3.12-slim
 COPY . /src
 RUN pip install --no-cache-dir /src && rm -rf /src \

@@ -94,3 +94,47 @@ def test_public_url_with_a_path_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_settings(env)
     assert "without a path" in str(caught.value)
+
+
+def test_a_server_needs_the_public_url(tmp_path: Path) -> None:
+    env = {"AUTHGATE_DATA_DIR": str(tmp_path / "d"), "AUTHGATE_PORT": "0"}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env, require_public_url=True)
+    assert len(caught.value.problems) == 2  # the port and the public URL, at once
+    (missing,) = [p for p in caught.value.problems if not p.startswith("AUTHGATE_PORT")]
+    assert "AUTHGATE_PUBLIC_URL" in missing and "public_url" in missing
+    assert "AUTHGATE_PUBLIC_URL=https://auth.example.com" in missing
+    assert not (tmp_path / "d").exists()
+
+
+def test_the_public_url_may_come_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "authgate.yaml"
+    config.write_text("public_url: https://auth.example.com\n")
+    env = {"AUTHGATE_DATA_DIR": str(tmp_path)}
+    settings = load_settings(env, config, require_public_url=True)
+    assert settings.public_url == "https://auth.example.com"
+
+
+def test_an_empty_public_url_is_not_a_public_url(tmp_path: Path) -> None:
+    env = {"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_PUBLIC_URL": " "}
+    with pytest.raises(ConfigError, match="AUTHGATE_PUBLIC_URL"):
+        load_settings(env, require_public_url=True)
+
+
+def test_the_worker_entry_point_needs_the_public_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What granian or uvicorn import in each worker refuses too, also when started directly."""
+    from authgate.web.asgi import app_from_environment
+
+    monkeypatch.delenv("AUTHGATE_PUBLIC_URL", raising=False)
+    monkeypatch.delenv("AUTHGATE_CONFIG", raising=False)
+    monkeypatch.setenv("AUTHGATE_DATA_DIR", str(tmp_path))
+    with pytest.raises(ConfigError, match="AUTHGATE_PUBLIC_URL"):
+        app_from_environment()
+
+
+def test_an_unreadable_secret_key_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "secret.key").write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ConfigError, match="not a text file"):
+        load_settings({"AUTHGATE_DATA_DIR": str(tmp_path)})

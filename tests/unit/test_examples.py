@@ -23,3 +23,13 @@ def test_service_answers_on_port_80_like_authentik() -> None:
     service = next(d for d in documents if d["kind"] == "Service")
     assert service["metadata"]["name"] == "authgate"
     assert 80 in [p["port"] for p in service["spec"]["ports"]]
+
+
+def test_the_deployment_gives_serve_its_public_url() -> None:
+    """serve refuses to start without AUTHGATE_PUBLIC_URL; the portal Ingress serves that host."""
+    documents = [d for d in YAML(typ="safe").load_all(EXAMPLE.read_text()) if d]
+    deployment = next(d for d in documents if d["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    ingress = next(d for d in documents if d["kind"] == "Ingress")
+    assert env["AUTHGATE_PUBLIC_URL"] == f"https://{ingress['spec']['rules'][0]['host']}"

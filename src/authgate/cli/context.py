@@ -30,12 +30,19 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(func)
 
 
-def load(ctx: click.Context, overrides: Mapping[str, object] | None = None) -> Any:
+def load(
+    ctx: click.Context,
+    overrides: Mapping[str, object] | None = None,
+    *,
+    require_public_url: bool = False,
+) -> Any:
     from authgate.config import load_settings
 
     state: CliState = ctx.find_object(CliState) or CliState(None)
     try:
-        return load_settings(os.environ, state.config_file, overrides)
+        return load_settings(
+            os.environ, state.config_file, overrides, require_public_url=require_public_url
+        )
     except ConfigError as exc:
         for problem in exc.problems:
             click.echo(f"authgate: bad setting: {problem}", err=True)

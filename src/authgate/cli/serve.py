@@ -5,13 +5,17 @@ from __future__ import annotations
 import errno
 import os
 import socket
-import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from authgate.cli.context import emit, json_option, load, run_store
+from authgate.cli.context import emit, fail, json_option, load, run_store
+from authgate.errors import ConflictError
 from authgate.forward.model import AppView
 from authgate.storage.store import Store
+
+if TYPE_CHECKING:
+    from authgate.config import Settings
 from authgate.storage.urls import redact_url
 
 
@@ -26,34 +30,11 @@ def serve(
 ) -> None:
     """Run authgate: the forward-auth endpoints, the flow and the login portal."""
     overrides = {"host": host, "port": port, "workers": workers, "server": server}
-    settings = load(ctx, overrides)
-
-    async def prepare(store: Store) -> None:
-        from authgate.accounts.passwords import generate_password, hash_password_async
-
-        if await store.count_users() == 0:
-            password = generate_password()
-            await store.add_user(
-                "admin",
-                name="Administrator",
-                groups=["admins"],
-                password_hash=await hash_password_async(password),
-            )
-            click.echo(
-                "authgate: first start: created user 'admin' (group 'admins') with password:\n"
-                f"\n    {password}\n\n"
-                "  It is shown only this once. Change it with: authgate user set-password admin",
-                err=True,
-            )
-        report_conflicts(await store.load_apps())
-
+    settings = load(ctx, overrides, require_public_url=True)
     port_problem = port_in_use(settings.host, settings.port)
     if port_problem:
-        click.echo(
-            f"authgate: cannot listen on {settings.host}:{settings.port}: {port_problem}", err=True
-        )
-        sys.exit(1)
-    run_store(ctx, prepare)
+        fail(f"cannot listen on {settings.host}:{settings.port}: {port_problem}", 1)
+    set_up_first_start(ctx, settings)
     for key, value in overrides.items():
         if value is not None:
             os.environ[f"AUTHGATE_{key.upper()}"] = str(value)
@@ -70,6 +51,48 @@ def serve(
         f"(portal {settings.public_url}, store {redact_url(settings.database_url)})",
         err=True,
     )
+    run_server(settings)
+
+
+def set_up_first_start(ctx: click.Context, settings: Settings) -> None:
+    """Make, once and before any worker starts, everything a first start makes: the JWT key,
+    the migrated store and the first admin (``load`` made the secret key). Workers only read."""
+    from authgate.forward.tokens import load_or_create_key
+
+    try:
+        load_or_create_key(settings.jwt_key_file)
+    except OSError as exc:
+        fail(f"JWT key file {settings.jwt_key_file}: {exc.strerror or exc}", 1)
+    except ValueError as exc:
+        fail(f"JWT key file: {exc}", 1)
+    run_store(ctx, create_first_admin)
+
+
+async def create_first_admin(store: Store) -> None:
+    from authgate.accounts.passwords import generate_password, hash_password_async
+
+    report_conflicts(await store.load_apps())
+    if await store.count_users() != 0:
+        return
+    password = generate_password()
+    try:
+        await store.add_user(
+            "admin",
+            name="Administrator",
+            groups=["admins"],
+            password_hash=await hash_password_async(password),
+        )
+    except ConflictError:  # another instance on the same store made it at the same moment
+        return
+    click.echo(
+        "authgate: first start: created user 'admin' (group 'admins') with password:\n"
+        f"\n    {password}\n\n"
+        "  It is shown only this once. Change it with: authgate user set-password admin",
+        err=True,
+    )
+
+
+def run_server(settings: Settings) -> None:
     target = "authgate.web.asgi:app_from_environment"
     if settings.server == "uvicorn":
         import uvicorn
@@ -101,20 +124,7 @@ def serve(
             websockets=False,
         ).serve()
     except OSError as exc:
-        click.echo(f"authgate: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
-        sys.exit(1)
-
-
-def report_conflicts(apps: list[AppView]) -> None:
-    """Hosts or cookie domains that more than one app claims (a store written before the
-    rule of one app per host): refused while they last, said once at start."""
-    from authgate.forward.apps import find_conflicts
-
-    for conflict in find_conflicts(apps):
-        click.echo(
-            f"authgate: ERROR: {conflict.reason}; requests for it are refused. Fix: {conflict.fix}",
-            err=True,
-        )
+        fail(f"cannot listen on {settings.host}:{settings.port}: {exc}", 1)
 
 
 def port_in_use(host: str, port: int) -> str:
@@ -132,6 +142,18 @@ def port_in_use(host: str, port: int) -> str:
                 return "the port is in use (is authgate already running?)"
             return exc.strerror or str(exc)
     return ""
+
+
+def report_conflicts(apps: list[AppView]) -> None:
+    """Hosts or cookie domains that more than one app claims (a store written before the
+    rule of one app per host): refused while they last, said once at start."""
+    from authgate.forward.apps import find_conflicts
+
+    for conflict in find_conflicts(apps):
+        click.echo(
+            f"authgate: ERROR: {conflict.reason}; requests for it are refused. Fix: {conflict.fix}",
+            err=True,
+        )
 
 
 @click.command()

@@ -39,6 +39,11 @@ KNOWN = (
     "secret_key_file",
     "redis_url",
 )
+MISSING_PUBLIC_URL = (
+    "AUTHGATE_PUBLIC_URL (public_url in a config file) is not set: it is the login portal's "
+    "address as browsers reach it, and every login redirect is built from it; "
+    "e.g. AUTHGATE_PUBLIC_URL=https://auth.example.com"
+)
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw]?)\s*$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -196,8 +201,13 @@ def load_settings(
     overrides: Mapping[str, object] | None = None,
     *,
     create_secret: bool = True,
+    require_public_url: bool = False,
 ) -> Settings:
-    """Merge the sources, parse every value, and raise one ConfigError naming each problem."""
+    """Merge the sources, parse every value, and raise one ConfigError naming each problem.
+
+    ``require_public_url``: a server builds every login redirect from the public URL, so it
+    must be given; commands that only manage the store do without.
+    """
     raw: dict[str, tuple[object, str]] = {}
     problems: list[str] = []
     file_path = config_file or (
@@ -218,6 +228,8 @@ def load_settings(
         if value is not None:
             raw[key] = (value, f"--{key.replace('_', '-')}")
 
+    if require_public_url and "public_url" not in raw:
+        problems.append(MISSING_PUBLIC_URL)
     values: dict[str, Any] = {}
     for key, (value, source) in raw.items():
         try:
@@ -235,6 +247,7 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
     data_dir: Path = values.get("data_dir", Path("data")).resolve()
     host: str = values.get("host", "127.0.0.1")
     port: int = values.get("port", 9000)
+    # Without a public URL (allowed only for commands that do not serve) a local address.
     public_url = values.get("public_url") or f"http://{_display_host(host)}:{port}"
     database_url = values.get("database_url") or f"sqlite+aiosqlite:///{data_dir / 'authgate.db'}"
     keys: list[Secret] = []
@@ -245,7 +258,9 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
         try:
             keys = read_or_create_key_file(key_file)
         except OSError as exc:
-            raise ConfigError([f"secret key file {key_file}: {exc.strerror}"]) from exc
+            raise ConfigError([f"secret key file {key_file}: {exc.strerror or exc}"]) from exc
+        except ValueError as exc:
+            raise ConfigError([f"secret key file {key_file}: not a text file"]) from exc
         if not keys:
             raise ConfigError([f"secret key file {key_file}: holds no key"])
     trusted = values.get("trusted_proxies", parse_networks(list(DEFAULT_TRUSTED_PROXIES)))

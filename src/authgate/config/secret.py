@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
+
+from authgate.config.keyfile import read_or_create
 
 
 class Secret:
@@ -33,13 +34,11 @@ class Secret:
 def read_or_create_key_file(path: Path) -> list[Secret]:
     """Keys from ``path``, one per line, newest first; a new random key if the file is missing.
 
-    The file is created with mode 0600 so that only authgate's user can read it. Keeping older
-    keys on later lines lets cookies signed with them verify while new ones use the first key.
+    The file is created once, atomically, with mode 0600 so that only authgate's user can read
+    it. Keeping older keys on later lines lets cookies signed with them verify while new ones
+    use the first key. Raises OSError when it cannot be read or made, ValueError when it is not
+    text.
     """
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(secrets.token_urlsafe(48) + "\n")
-    lines = [line.strip() for line in path.read_text().splitlines()]
+    data = read_or_create(path, lambda: (secrets.token_urlsafe(48) + "\n").encode())
+    lines = [line.strip() for line in data.decode().splitlines()]
     return [Secret(line) for line in lines if line and not line.startswith("#")]

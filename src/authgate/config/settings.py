@@ -54,6 +54,11 @@ class Settings:
     def revision_file(self) -> Path:
         return self.data_dir / "revision"
 
+    @property
+    def jwt_key_file(self) -> Path:
+        """The ES256 key that signs ``X-authentik-jwt``, made on first start."""
+        return self.data_dir / "jwt.key"
+
     def is_trusted_proxy(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)

@@ -5,8 +5,8 @@ Apps verify it with the public keys at ``<public URL>/.well-known/jwks.json``.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,28 +15,42 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from authgate.config.keyfile import read_or_create
 from authgate.forward.model import AppView, Identity
 
 LIFETIME = 300
 
 
+def new_key_pem() -> bytes:
+    """A fresh P-256 private key, PKCS#8 PEM."""
+    return ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """The signing key in PEM, created with mode 0600 on first start."""
-    if not path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
-    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-        raise ValueError(f"{path} does not hold an EC private key")
+    """The signing key in PEM; made once (mode 0600) by whichever process starts first.
+
+    Raises OSError when the file cannot be read or made, ValueError when it holds no EC key.
+    """
+    pem = read_or_create(path, new_key_pem)
+    try:
+        loaded = serialization.load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path} does not hold a PEM private key without a password") from exc
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey) or loaded.curve.name != "secp256r1":
+        raise ValueError(f"{path} does not hold a P-256 (ES256) private key")
     return loaded
+
+
+def thumbprint(jwk: dict[str, Any]) -> str:
+    """The key's ``kid``: its RFC 7638 thumbprint. For an EC key the JSON of exactly ``crv``,
+    ``kty``, ``x``, ``y`` in that order without whitespace, SHA-256, base64url unpadded."""
+    required = {name: jwk[name] for name in ("crv", "kty", "x", "y")}
+    canonical = json.dumps(required, sort_keys=True, separators=(",", ":")).encode()
+    return jwt.utils.base64url_encode(hashlib.sha256(canonical).digest()).decode()
 
 
 class TokenIssuer:
@@ -44,9 +58,7 @@ class TokenIssuer:
         self._key = key
         self.issuer = issuer
         public = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
-        self.kid = jwt.utils.base64url_encode(
-            json.dumps(public, sort_keys=True).encode()[:32]
-        ).decode()[:16]
+        self.kid = thumbprint(public)
         self.jwks: dict[str, Any] = {
             "keys": [{**public, "kid": self.kid, "use": "sig", "alg": "ES256"}]
         }

@@ -13,6 +13,6 @@ from authgate.web.logging import configure_logging
 
 
 def app_from_environment() -> AuthgateApp:
-    settings = load_settings(os.environ)
+    settings = load_settings(os.environ, require_public_url=True)
     configure_logging(settings.log_level)
     return create_app(settings)

@@ -60,9 +60,7 @@ class Runtime:
         )
         self.session_signer = CookieSigner(settings.secret_keys, "session")
         self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
-        self.tokens = TokenIssuer(
-            load_or_create_key(settings.data_dir / "jwt.key"), settings.public_url
-        )
+        self.tokens = TokenIssuer(load_or_create_key(settings.jwt_key_file), settings.public_url)
         self.gate = Gate(
             AppIndex(), self.sessions, self.session_signer, settings.outpost_prefix, self.tokens
         )

@@ -1,9 +1,16 @@
-"""What the check decided. Dialects render these; nothing else crosses from policy to proxy."""
+"""What the check decided. Dialects render these; nothing else crosses from policy to proxy.
+
+Every decision answers the same questions without its caller inspecting its type:
+``outcome`` (the word logs and ``explain`` print), ``event`` (the audit event),
+``decision_id`` (empty only for a plain allow), ``reason``, ``app`` and ``identity``
+(None where there is none).
+"""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from authgate.forward.model import AppView, Identity
 
@@ -19,6 +26,10 @@ class Allow:
     reason: str
     token: str = ""  # the X-authentik-jwt value
     cookie: str | None = None  # the Cookie the upstream should get (apps with strip_cookie)
+    decision_id: str = ""  # a plain allow is not recorded, so it needs no id
+
+    outcome: ClassVar[str] = "allow"
+    event: ClassVar[str] = "access_allowed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +40,10 @@ class Challenge:
     clear_cookie: str = ""  # a Set-Cookie value that expires a cookie that did not verify
     decision_id: str = field(default_factory=new_decision_id)
 
+    outcome: ClassVar[str] = "login"
+    event: ClassVar[str] = "login_required"
+    identity: ClassVar[None] = None
+
 
 @dataclass(frozen=True, slots=True)
 class Deny:
@@ -38,11 +53,19 @@ class Deny:
     needs: str
     decision_id: str = field(default_factory=new_decision_id)
 
+    outcome: ClassVar[str] = "deny"
+    event: ClassVar[str] = "access_denied"
+
 
 @dataclass(frozen=True, slots=True)
 class UnknownHost:
     host: str
     decision_id: str = field(default_factory=new_decision_id)
+
+    outcome: ClassVar[str] = "unknown host"
+    event: ClassVar[str] = "unknown_host"
+    app: ClassVar[None] = None
+    identity: ClassVar[None] = None
 
     @property
     def reason(self) -> str:
@@ -54,6 +77,11 @@ class Invalid:
     reason: str
     decision_id: str = field(default_factory=new_decision_id)
 
+    outcome: ClassVar[str] = "bad request"
+    event: ClassVar[str] = "bad_request"
+    app: ClassVar[None] = None
+    identity: ClassVar[None] = None
+
 
 @dataclass(frozen=True, slots=True)
 class Unavailable:
@@ -62,6 +90,11 @@ class Unavailable:
     reason: str
     decision_id: str = field(default_factory=new_decision_id)
 
+    outcome: ClassVar[str] = "unavailable"
+    event: ClassVar[str] = "check_failed"
+    app: ClassVar[None] = None
+    identity: ClassVar[None] = None
+
 
 @dataclass(frozen=True, slots=True)
 class Redirect:
@@ -69,6 +102,12 @@ class Redirect:
 
     location: str
     reason: str
+    decision_id: str = field(default_factory=new_decision_id)
+
+    outcome: ClassVar[str] = "redirect"
+    event: ClassVar[str] = "flow_marker"
+    app: ClassVar[None] = None
+    identity: ClassVar[None] = None
 
 
 Decision = Allow | Challenge | Deny | UnknownHost | Invalid | Unavailable | Redirect

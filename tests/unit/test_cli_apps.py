@@ -293,7 +293,11 @@ def test_doctor_store_without_a_store(run) -> None:  # type: ignore[no-untyped-d
 
 
 def test_serve_reports_two_apps_for_one_host_at_start(tmp_path: Path) -> None:
-    env = {**os.environ, "AUTHGATE_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "AUTHGATE_DATA_DIR": str(tmp_path / "data"),
+        "AUTHGATE_PUBLIC_URL": "http://auth.lan",
+    }
     assert CliRunner().invoke(cli, ["app", "add", "wiki", "--url", "http://wiki.lan"], env=env)
     _add_twin(tmp_path / "data", "aaa", "http://WIKI.lan:80")
     with socket.socket() as probe:

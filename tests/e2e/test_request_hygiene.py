@@ -45,6 +45,7 @@ HOSTILE = [
     "/public/%0d%0aX-Injected:%201",
     "/public/x%09",
     "/admin%2500",
+    "/%2561dmin",
     "/admin%2F..",
     "/public%2F..%2Fadmin",
     "/public%5C..%5Cadmin",

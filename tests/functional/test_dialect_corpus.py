@@ -117,6 +117,8 @@ TWO_MEANINGS = [
     "/public/x%09",
     "/admin%2500",  # %00 once an app decodes twice
     "/public/%2500",
+    "/%2561dmin",  # /admin once an app decodes twice
+    "/adm%2569n/x",
     "/admin%2F..",
     "/admin%2f..",
     "/admin%5C..",

@@ -6,7 +6,8 @@ guessed (docs/proxies.md, "Paths that mean two things"):
 * a control byte (``%00``-``%1F``, ``%7F``) after percent-decoding, once or more: apps
   truncate or split at it, so ``/admin%00`` is ``/admin`` to the app;
 * an escaped escape of ``/``, ``\\`` or ``.`` (``%252F``, ``%255C``, ``%252e``): an app that
-  decodes twice sees another separator or dot segment than one that decodes once;
+  decodes twice sees another separator or dot segment than one that decodes once; and of any
+  letter, digit or ``-_~`` (``/%2561dmin``): ``/admin`` to an app that decodes twice;
 * an encoded ``/`` or ``\\`` (``%2F``, ``%5C``, or a raw ``\\``) whose reading as a separator
   changes what dot-segment removal yields (``/admin%2F..``, ``/public%2F..%2Fadmin``);
 * a segment that is ``.`` or ``..`` only once its ``;params`` (or an encoded ``;``) are
@@ -22,6 +23,8 @@ _HEX = re.compile(r"%([0-9A-Fa-f]{2})")
 _RAW_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 _ESCAPED_CONTROL = re.compile(r"%(?:[01][0-9A-Fa-f]|7[Ff])")
 _ESCAPED_SEPARATOR_OR_DOT = re.compile(r"%(?:2[EeFf]|5[Cc])")
+# an escape of a letter, digit, '-', '_' or '~': a name to an app that decodes once more
+_ESCAPED_NAME_CHAR = re.compile(r"%(?:3[0-9]|[46][1-9A-Fa-f]|[57][0-9Aa]|2[Dd]|5[Ff]|7[Ee])")
 _ENCODED_SEPARATOR = re.compile(r"%(?:2[Ff]|5[Cc])|\\")
 _DOTS = (".", "..")
 #: How many percent-decodings are looked through for control bytes and hidden separators.
@@ -85,6 +88,11 @@ def _refuse_hidden_bytes(raw: str) -> None:
         if depth and _ESCAPED_SEPARATOR_OR_DOT.search(layer):
             raise UnjudgeablePath(
                 "the path holds a doubly encoded '/', '\\' or '.': "
+                "apps that decode twice would serve another path"
+            )
+        if depth and _ESCAPED_NAME_CHAR.search(layer):
+            raise UnjudgeablePath(
+                "the path holds a doubly encoded letter, digit or '-_~': "
                 "apps that decode twice would serve another path"
             )
         if "%" not in layer:

@@ -83,3 +83,21 @@ def test_serve_refuses_a_port_in_use() -> None:
         port = taken.getsockname()[1]
         assert "in use" in port_in_use("127.0.0.1", port)
     assert port_in_use("127.0.0.1", port) == ""
+
+
+@pytest.mark.parametrize("name", ["erin\n", "erin ", " erin", "er in", "erin\t"])
+def test_a_user_name_with_white_space_is_refused(run, name: str) -> None:  # type: ignore[no-untyped-def]
+    """The login strips white space; a stored "erin\\n" would be a second name for erin."""
+    assert "is not valid" in run("user", "add", name, "--no-password", code=1)
+    assert json.loads(run("user", "list", "--json")) == []
+
+
+def test_names_that_differ_only_in_case_are_refused(run) -> None:  # type: ignore[no-untyped-def]
+    """Apps that compare names case-blind (many do) would take Erin for erin."""
+    run("user", "add", "erin", "--no-password", "--group", "staff")
+    output = run("user", "add", "Erin", "--no-password", code=1)
+    assert "'Erin' would differ from user 'erin' only in case" in output
+    output = run("group", "add", "STAFF", code=1)
+    assert "'STAFF' would differ from group 'staff' only in case" in output
+    names = [u["username"] for u in json.loads(run("user", "list", "--json"))]
+    assert names == ["erin"]

@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import ConflictError, NotFoundError
 from authgate.storage import models as m
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}$")
+# ``\Z``, not ``$``: ``$`` also matches before a final newline, so "erin\n" would pass.
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\Z")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,149}\Z")
 
 
 def canonical_username(typed: str) -> str | None:
@@ -47,6 +48,9 @@ async def group_id(db: AsyncSession, name: str, *, create: bool = False) -> int:
         raise NotFoundError("group", name)
     if not NAME.match(name):
         raise ConflictError(f"group name {name!r} is not valid")
+    twin = await db.scalar(select(m.Group.name).where(func.lower(m.Group.name) == name.lower()))
+    if twin is not None:
+        raise ConflictError(f"group {name!r} would differ from group {twin!r} only in case")
     group = m.Group(name=name)
     db.add(group)
     await db.flush()

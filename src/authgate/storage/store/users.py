@@ -65,8 +65,15 @@ class UserStore(StoreBase):
                 f"user name {username!r} is not valid: letters, digits and . _ @ + - only"
             )
         async with self._tx() as db:
-            if await db.scalar(select(m.User.id).where(m.User.username == username)):
+            twin = await db.scalar(
+                select(m.User.username).where(func.lower(m.User.username) == username.lower())
+            )
+            if twin == username:
                 raise ConflictError(f"user {username!r} already exists")
+            if twin is not None:  # apps that compare names case-blind would merge the two
+                raise ConflictError(
+                    f"user {username!r} would differ from user {twin!r} only in case"
+                )
             user = m.User(
                 uid=uuid.uuid4().hex,
                 username=username,

@@ -31,6 +31,10 @@ class Allow:
     outcome: ClassVar[str] = "allow"
     event: ClassVar[str] = "access_allowed"
 
+    def with_token(self, token: str) -> Allow:
+        """The same allow carrying the ``X-authentik-jwt`` value the gate issued."""
+        return Allow(self.app, self.identity, self.reason, token, self.cookie, self.decision_id)
+
 
 @dataclass(frozen=True, slots=True)
 class Challenge:
@@ -111,3 +115,17 @@ class Redirect:
 
 
 Decision = Allow | Challenge | Deny | UnknownHost | Invalid | Unavailable | Redirect
+
+
+def decision_line(
+    dialect: str, decision: Decision, request: str, status: int, micros: int | None = None
+) -> str:
+    """The one log line of a decision; ``request`` is what was judged ("GET host/path", or
+    the target URL the portal re-judged), ``micros`` the time taken when measured."""
+    user = decision.identity.username if decision.identity is not None else "-"
+    line = (
+        f"decision dialect={dialect} app={decision.app.slug if decision.app else '-'} "
+        f"user={user} outcome={decision.outcome.replace(' ', '_')} status={status} "
+        f"reason={decision.reason!r} id={decision.decision_id or '-'} request={request!r}"
+    )
+    return line if micros is None else f"{line} us={micros}"

@@ -31,10 +31,6 @@ class Allow:
     outcome: ClassVar[str] = "allow"
     event: ClassVar[str] = "access_allowed"
 
-    def with_token(self, token: str) -> Allow:
-        """The same allow carrying the ``X-authentik-jwt`` value the gate issued."""
-        return Allow(self.app, self.identity, self.reason, token, self.cookie, self.decision_id)
-
 
 @dataclass(frozen=True, slots=True)
 class Challenge:

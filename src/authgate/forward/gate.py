@@ -46,8 +46,14 @@ class Gate:
             identity, state = await self.identity_for(request.cookie, app)
         decision = decide(app, request, identity, state, trace, prefix=self.prefix)
         if isinstance(decision, Allow) and decision.identity is not None and self.tokens:
-            return decision.with_token(self.tokens.token_for(decision.identity, decision.app))
+            return self._with_token(decision, decision.identity, self.tokens)
         return decision
+
+    @staticmethod
+    def _with_token(allow: Allow, identity: Identity, tokens: TokenIssuer) -> Allow:
+        """The allow with the ``X-authentik-jwt`` value for its session and app."""
+        token = tokens.token_for(identity, allow.app)
+        return Allow(allow.app, identity, allow.reason, token, allow.cookie, allow.decision_id)
 
     async def identity_for(
         self, cookie_header: str, app: AppView

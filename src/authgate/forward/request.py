@@ -8,6 +8,7 @@ with ``ForwardRequest.from_url``.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,7 +100,10 @@ class ForwardRequest:
         return cls.from_target(target, Headers([]), client_ip)
 
 
+@functools.lru_cache(maxsize=4096)  # the same clients ask again and again
 def parse_address(text: str) -> Address | None:
+    """The client address as an IP address; None when it is none (rules with networks
+    then never match)."""
     try:
         return ipaddress.ip_address(text)
     except ValueError:

@@ -10,7 +10,7 @@
 
 A class defined in another module is listed with its module. Two exceptions stay outside
 the tree on purpose, because they are answers rather than failures and never reach the
-CLI's error line: ``forward.context.BadRequest`` (a proxy request that cannot be judged,
+CLI's error line: ``forward.request.BadRequest`` (a proxy request that cannot be judged,
 turned into a 400, or a 401 on ``auth/nginx``) and ``doctor.nginx.SyntaxProblem`` (a config
 file ``authgate doctor`` reads does not parse, turned into a finding).
 

@@ -8,26 +8,20 @@ import sys
 import click
 
 from authgate.cli.context import emit, fail, json_option, run_store
-from authgate.config.secret import Secret
 from authgate.forward.apps import AppIndex
-from authgate.forward.context import BadRequest, ForwardRequest, Headers, build_request
-from authgate.forward.cookies import CookieSigner
 from authgate.forward.decision import Decision
-from authgate.forward.gate import Gate
 from authgate.forward.model import Identity
-from authgate.forward.sessions import SessionCache
+from authgate.forward.policy import CookieState, decide
+from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.storage.store import Store
 
 
 def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
-    scheme, sep, rest = url.partition("://")
+    scheme, sep, _ = url.partition("://")
     if not sep or scheme.lower() not in ("http", "https"):
         fail(f"--url {url!r} is not an absolute http(s) URL")
-    host, slash, path = rest.partition("/")
     try:
-        return build_request(
-            Headers([]), method=method, host=host, uri=slash + path or "/", client_ip=ip
-        )
+        return ForwardRequest.from_url(url, method, ip)
     except BadRequest as exc:
         print_refusal(url, exc.reason)
         sys.exit(1)
@@ -35,18 +29,6 @@ def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
 
 def print_refusal(url: str, reason: str) -> None:
     click.echo(f"request: {url}\noutcome: bad request (400; 401 on auth/nginx): {reason}")
-
-
-def outcome(decision: Decision) -> str:
-    return {
-        "Allow": "allow",
-        "Challenge": "login",
-        "Deny": "deny",
-        "UnknownHost": "unknown host",
-        "Invalid": "bad request",
-        "Unavailable": "unavailable",
-        "Redirect": "redirect",
-    }[type(decision).__name__]
 
 
 @click.command()
@@ -88,24 +70,22 @@ def explain(
                 "explain", "", user.id, user.uid, user.username, user.email, user.name, user.groups
             )
 
-        async def no_sessions(_: str) -> None:
-            return None
-
-        signer = CookieSigner([Secret("unused")], "explain")
-        gate = Gate(AppIndex(await store.load_apps()), SessionCache(no_sessions, 0), signer, "")
         trace: list[str] = []
-        return gate.explain(request, identity, trace), trace
+        app = AppIndex(await store.load_apps()).find(request, trace)
+        state = CookieState.ABSENT if identity is None else CookieState.VALID
+        # explain prints no login URL, so the outpost prefix in it does not matter
+        return decide(app, request, identity, state, trace, prefix=""), trace
 
     decision, trace = run_store(ctx, act)
-    data = {
+    data: dict[str, object] = {
         "request": {
             "method": request.method,
             "host": request.host,
             "path": request.path,
             "client_ip": request.client_ip,
         },
-        "outcome": outcome(decision),
-        "reason": getattr(decision, "reason", ""),
+        "outcome": decision.outcome,
+        "reason": decision.reason,
         "trace": trace,
     }
     emit(as_json, data, lambda: _text(data))

@@ -12,14 +12,12 @@ import logging
 import secrets
 import time
 from datetime import UTC, datetime
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from authgate.flow.rd import rd_from_query
-from authgate.forward.context import Headers, is_browser
 from authgate.forward.cookies import (
     STATE_COOKIE,
     app_cookie,
@@ -29,7 +27,8 @@ from authgate.forward.cookies import (
     set_cookie,
 )
 from authgate.forward.model import AppView
-from authgate.forward.redirects import app_owns_host, judge_redirect, safe_redirect
+from authgate.forward.redirects import app_owns_host, judge_redirect, safe_redirect, start_url
+from authgate.forward.request import Headers, is_browser
 from authgate.web.pages import error_page, html_page
 from authgate.web.requests import request_host, request_ip
 from authgate.web.runtime import STATE_MAX_AGE, Runtime
@@ -75,9 +74,9 @@ def routes(rt: Runtime) -> list[Route]:
             # A script or asset followed the proxy's redirect here (nginx can only say 401):
             # tell it to log in, and leave the login state alone for the page's own flow.
             back = judge_redirect(request.headers.get("referer"), app) or f"{app.origin}/"
-            login_url = f"{app.scheme}://{origin_host}{rt.settings.outpost_prefix}/start?rd="
+            login_url = start_url(app, origin_host, rt.settings.outpost_prefix, back)
             return JSONResponse(
-                {"error": "login required", "login_url": login_url + quote(back, safe="")},
+                {"error": "login required", "login_url": login_url},
                 status_code=401,
                 headers={"cache-control": "no-store"},
             )

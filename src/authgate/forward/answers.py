@@ -1,5 +1,8 @@
 """Decision -> HTTP answer, for the proxies that hand our answer to the client as it is
-(Traefik, Caddy, Envoy). nginx has its own rules in ``dialects/nginx.py``."""
+(Traefik, Caddy, Envoy). nginx has its own rules in ``dialects/nginx.py``.
+
+An answer a person reads (the deny and unknown-host pages) names the page it wants in
+``page``; the endpoint has it rendered outside the hot path's modules (``fill_page``)."""
 
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ class Answer:
     status: int
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
+    page: Deny | UnknownHost | None = None  # the HTML page this answer's body should be
 
 
 class Pages(Protocol):
@@ -36,6 +40,14 @@ class Pages(Protocol):
     def deny(self, decision: Deny) -> bytes: ...
 
     def unknown_host(self, decision: UnknownHost) -> bytes: ...
+
+
+def fill_page(answer: Answer, pages: Pages) -> Answer:
+    """The answer with the HTML body of the page it wants, rendered by ``pages``."""
+    page = answer.page
+    if page is not None:
+        answer.body = pages.deny(page) if isinstance(page, Deny) else pages.unknown_host(page)
+    return answer
 
 
 def json_body(**fields: str) -> bytes:
@@ -49,7 +61,7 @@ def allow(decision: Allow) -> Answer:
     return Answer(200, headers)
 
 
-def to_client(decision: Decision, browser: bool, pages: Pages) -> Answer:
+def to_client(decision: Decision, browser: bool) -> Answer:
     """Traefik, Caddy and Envoy: 200, 302 for a browser, 401 JSON for a script, 403, 404, 400."""
     if isinstance(decision, Allow):
         return allow(decision)
@@ -64,14 +76,14 @@ def to_client(decision: Decision, browser: bool, pages: Pages) -> Answer:
         return Answer(302, [(b"location", decision.location.encode()), NO_STORE])
     if isinstance(decision, Deny):
         if browser:
-            return Answer(403, [HTML, NO_STORE], pages.deny(decision))
+            return Answer(403, [HTML, NO_STORE], page=decision)
         body = json_body(
             error="access denied", reason=decision.reason, decision=decision.decision_id
         )
         return Answer(403, [JSON, NO_STORE], body)
     if isinstance(decision, UnknownHost):
         if browser:
-            return Answer(404, [HTML, NO_STORE], pages.unknown_host(decision))
+            return Answer(404, [HTML, NO_STORE], page=decision)
         return Answer(404, [JSON, NO_STORE], json_body(error=decision.reason))
     if isinstance(decision, Unavailable):
         body = json_body(

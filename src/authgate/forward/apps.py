@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from authgate.forward.hosts import hostname_of, within_domain
 from authgate.forward.model import AppView
+from authgate.forward.request import ForwardRequest
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,37 @@ class AppIndex:
             if within_domain(name, domain):
                 return claim
         return None
+
+    def find(
+        self, request: ForwardRequest, trace: list[str] | None = None
+    ) -> AppView | Conflict | None:
+        """``resolve`` for a request; with ``trace``, the request and why this app answers."""
+        found = self.resolve(request.host)
+        if trace is not None:
+            where = f"{request.method} {request.host}{request.path} from {request.client_ip}"
+            trace.append(f"request: {where}")
+            trace += self._explain(request.host, found)
+        return found
+
+    def _explain(self, host: str, app: AppView | Conflict | None) -> list[str]:
+        """Which app answers for ``host`` and why (the trace only)."""
+        if app is None:
+            return [f"app: no app registered for host {host}"]
+        if isinstance(app, Conflict):
+            return [f"app: none: {app.reason} (fix: {app.fix})"]
+        if app.host == host:
+            line = f"app: {app.slug} (host {app.host})"
+        else:
+            line = f"app: {app.slug} (domain mode, {host} is under {app.cookie_domain})"
+        lines = [line]
+        for other in self.passed_over(host, app):
+            lines.append(
+                f"app: {app.slug} is more specific than domain-mode app {other.slug} "
+                f"(cookie domain {other.cookie_domain}), so {app.slug} decides"
+            )
+        if app.case_insensitive_paths:
+            lines.append("paths: case-insensitive (every path rule matches in any letter case)")
+        return lines
 
     def lookup(self, host: str) -> AppView | None:
         """The app for ``host``; None when there is none or when apps conflict over it."""

@@ -111,3 +111,17 @@ class Redirect:
 
 
 Decision = Allow | Challenge | Deny | UnknownHost | Invalid | Unavailable | Redirect
+
+
+def decision_line(
+    dialect: str, decision: Decision, request: str, status: int, micros: int | None = None
+) -> str:
+    """The one log line of a decision; ``request`` is what was judged ("GET host/path", or
+    the target URL the portal re-judged), ``micros`` the time taken when measured."""
+    user = decision.identity.username if decision.identity is not None else "-"
+    line = (
+        f"decision dialect={dialect} app={decision.app.slug if decision.app else '-'} "
+        f"user={user} outcome={decision.outcome.replace(' ', '_')} status={status} "
+        f"reason={decision.reason!r} id={decision.decision_id or '-'} request={request!r}"
+    )
+    return line if micros is None else f"{line} us={micros}"

@@ -19,14 +19,15 @@ from types import ModuleType
 
 from starlette.types import Receive, Scope, Send
 
-from authgate.forward.answers import JSON, Answer, Pages, json_body
-from authgate.forward.context import BadRequest, ForwardRequest, Headers
-from authgate.forward.decision import Allow, Decision, Deny, Invalid, Unavailable
+from authgate.forward.answers import JSON, Answer, Pages, fill_page, json_body
+from authgate.forward.decision import Allow, Decision, Invalid, Unavailable, decision_line
 from authgate.forward.dialects import caddy, envoy, nginx, traefik
 from authgate.forward.gate import Gate
+from authgate.forward.request import BadRequest, ForwardRequest, Headers, client_address
 
 log = logging.getLogger("authgate.forward")
 DIALECTS: dict[str, ModuleType] = {m.name: m for m in (nginx, traefik, caddy, envoy)}
+Audit = Callable[[Decision, ForwardRequest | None, str, list[str]], None]
 
 
 class ForwardAuthEndpoint:
@@ -36,7 +37,7 @@ class ForwardAuthEndpoint:
         pages: Pages,
         is_trusted: Callable[[str], bool],
         refresh: Callable[[], Awaitable[None]],
-        audit: Callable[[Decision, ForwardRequest | None, str, list[str]], None],
+        audit: Audit,
     ) -> None:
         self.gate = gate
         self.pages = pages
@@ -54,59 +55,57 @@ class ForwardAuthEndpoint:
             body = json_body(error=f"unknown dialect {name!r}", known=", ".join(DIALECTS))
             await send_answer(scope, receive, send, Answer(404, [JSON], body))
             return
-        peer = (scope.get("client") or ("", 0))[0]
-        trusted = self._trusted_peers.get(peer)
-        if trusted is None:
-            if len(self._trusted_peers) > 10_000:
-                self._trusted_peers.clear()
-            trusted = self._trusted_peers.setdefault(peer, self.is_trusted(peer))
         request: ForwardRequest | None = None
-        browser = False
         try:
-            headers = Headers(scope["headers"])
-            request = dialect.parse(
-                headers,
-                _envoy_path(scope, self.auth_prefix),
-                scope.get("method", "GET"),  # a websocket scope has none: an upgrade is a GET
-                peer,
-                trusted,
-                self.is_trusted,
-            )
-            browser = request.browser
+            request = self._request(scope, dialect)
             await self.refresh()
-            decision: Decision = await self.gate.judge(request)
+            decision: Decision = await self.gate.check(request)
         except BadRequest as exc:
             decision = Invalid(exc.reason)
         except Exception as exc:
             log.error("forward-auth check failed, refusing the request: %s", exc, exc_info=True)
             decision = Unavailable(f"the check could not be made: {type(exc).__name__}")
-        answer = dialect.render(decision, browser, self.pages)
+        browser = request.browser if request is not None else False
+        answer = fill_page(dialect.render(decision, browser), self.pages)
         await send_answer(scope, receive, send, answer)
         micros = int((time.perf_counter() - started) * 1e6)
         _log(name, decision, request, answer.status, micros)
         if not isinstance(decision, Allow):
             await self._record(decision, request, name)
 
+    def _request(self, scope: Scope, dialect: ModuleType) -> ForwardRequest:
+        """The canonical request, built once: the dialect reads what the proxy asks about,
+        the client address comes from the trusted-proxy headers."""
+        peer = (scope.get("client") or ("", 0))[0]
+        headers = Headers(scope["headers"], self._trusted(peer))
+        raw: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        path = raw.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        # a websocket scope has no method: an upgrade is a GET
+        target = dialect.parse(headers, path, scope.get("method", "GET"))
+        client_ip = client_address(headers, peer, self.is_trusted)
+        return ForwardRequest.from_target(target, headers, client_ip)
+
+    def _trusted(self, peer: str) -> bool:
+        trusted = self._trusted_peers.get(peer)
+        if trusted is None:
+            if len(self._trusted_peers) > 10_000:
+                self._trusted_peers.clear()
+            trusted = self._trusted_peers.setdefault(peer, self.is_trusted(peer))
+        return trusted
+
     async def _record(self, decision: Decision, request: ForwardRequest | None, name: str) -> None:
         """Every decision that is not a plain allow is kept with its trace, by its id. The
         trace comes from judging again with tracing on: the allow path never pays for it."""
         trace: list[str] = []
         if request is None:
-            trace.append(f"request refused before judgement: {getattr(decision, 'reason', '')}")
+            trace.append(f"request refused before judgement: {decision.reason}")
         else:
             try:
-                await self.gate.judge(request, trace)
+                await self.gate.check(request, trace)
             except Exception as exc:
                 trace.append(f"tracing failed: {exc}")
         self.audit(decision, request, name, trace)
-
-
-def _envoy_path(scope: Scope, auth_prefix: str) -> str:
-    raw: bytes = scope.get("raw_path") or scope["path"].encode()
-    path = raw.decode("latin-1")
-    rest = path.partition(auth_prefix + "envoy")[2]
-    query = scope.get("query_string", b"").decode("latin-1")
-    return (rest or "/") + ("?" + query if query else "")
 
 
 async def send_answer(scope: Scope, receive: Receive, send: Send, answer: Answer) -> None:
@@ -146,27 +145,9 @@ def _log(
     dialect: str, decision: Decision, request: ForwardRequest | None, status: int, micros: int
 ) -> None:
     level = logging.DEBUG if isinstance(decision, Allow) else logging.INFO
-    if not log.isEnabledFor(level):
-        return
-    app = getattr(getattr(decision, "app", None), "slug", "-")
-    identity = getattr(decision, "identity", None)
-    user = identity.username if identity is not None else "-"
-    outcome = type(decision).__name__.lower()
-    decision_id = getattr(decision, "decision_id", "")
-    where = f"{request.method} {request.host}{request.path}" if request else "-"
-    log.log(
-        level,
-        "decision dialect=%s app=%s user=%s outcome=%s status=%d reason=%r id=%s request=%r us=%d",
-        dialect,
-        app,
-        user,
-        outcome,
-        status,
-        getattr(decision, "reason", ""),
-        decision_id or "-",
-        where,
-        micros,
-    )
+    if log.isEnabledFor(level):
+        where = f"{request.method} {request.host}{request.path}" if request else "-"
+        log.log(level, decision_line(dialect, decision, where, status, micros))
 
 
-__all__ = ["DIALECTS", "Deny", "ForwardAuthEndpoint", "send_answer"]
+__all__ = ["DIALECTS", "ForwardAuthEndpoint", "send_answer"]

@@ -72,6 +72,13 @@ class AppView:
     strip_cookie: bool = False  # answer with a Cookie header without authgate's cookies
     allow_preflight: bool = False  # CORS preflights pass without a session
     case_insensitive_paths: bool = False  # every path rule matches in any letter case
+    # worked out once here, read on every check
+    secure: bool = field(init=False, repr=False, compare=False)  # the URL is https
+    has_bindings: bool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "secure", self.scheme == "https")
+        object.__setattr__(self, "has_bindings", bool(self.bound_users or self.bound_groups))
 
     @property
     def paths(self) -> str:
@@ -82,13 +89,6 @@ class AppView:
     def origin(self) -> str:
         return f"{self.scheme}://{self.host}"
 
-    @property
-    def secure(self) -> bool:
-        return self.scheme == "https"
-
-    @property
-    def has_bindings(self) -> bool:
-        return bool(self.bound_users or self.bound_groups)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,14 @@
-"""The only place that judges a redirect target (``rd``): it must stay on the app's own hosts."""
+"""The only place that judges a redirect target (``rd``): it must stay on the app's own hosts.
+It also builds the one login URL that carries an ``rd``: ``<app host><prefix>/start?rd=...``.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from authgate.forward.hosts import canonical_host, within_domain
 from authgate.forward.model import AppView
+from authgate.forward.request import ForwardRequest
 
 MAX_LENGTH = 4096
 
@@ -60,3 +63,19 @@ def judge_redirect(rd: str | None, app: AppView) -> str | None:
 
 def _on_host(app: AppView, host: str, path_and_query: str) -> str:
     return f"{app.scheme}://{host}{path_and_query}"
+
+
+def start_url(app: AppView, host: str, prefix: str, target: str) -> str:
+    """Where a login for ``app`` starts on ``host``, coming back to ``target`` after it."""
+    return f"{app.scheme}://{host}{prefix}/start?rd={quote(target, safe='')}"
+
+
+def login_url(app: AppView, request: ForwardRequest, prefix: str) -> str:
+    """Where the check sends a request to log in. A navigation comes back to itself; a
+    script or asset request comes back to the page that loaded it (its Referer), never to
+    itself."""
+    if request.browser:
+        target = f"{app.scheme}://{request.host}{request.uri}"
+    else:
+        target = judge_redirect(request.referer, app) or f"{app.scheme}://{request.host}/"
+    return start_url(app, request.host, prefix, target)

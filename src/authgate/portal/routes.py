@@ -8,17 +8,18 @@ import json
 import logging
 import secrets
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from authgate.accounts.login import FAILED, Attempt
-from authgate.forward.context import BadRequest, Headers, build_request
 from authgate.forward.cookies import read_cookie
-from authgate.forward.decision import Deny
+from authgate.forward.decision import Deny, decision_line
 from authgate.forward.model import AppView
+from authgate.forward.policy import CookieState, decide
+from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.forward.sessions import SessionRecord
 from authgate.portal.cookies import (
     csrf_cookie,
@@ -188,15 +189,7 @@ def routes(rt: Runtime) -> list[Route]:
         ip = request_ip(request, rt.settings)
         decision = _judge_target(rt, app, state["rd"], ip, session, trace)
         if isinstance(decision, Deny):
-            log.info(
-                "decision dialect=portal app=%s user=%s outcome=deny status=403 reason=%r id=%s "
-                "request=%r",
-                app.slug,
-                session.identity.username,
-                decision.reason,
-                decision.decision_id,
-                state["rd"][:300],
-            )
+            log.info(decision_line("portal", decision, state["rd"][:300], 403))
             await rt.store.audit(
                 "access_denied",
                 actor=session.identity.username,
@@ -274,12 +267,12 @@ def _judge_target(
 ) -> Deny | None:
     """The same judgement the check will make for ``target``: never issue a code for a URL
     the check would refuse (that is a redirect loop)."""
-    parts = urlsplit(target)
-    uri = (parts.path or "/") + ("?" + parts.query if parts.query else "")
     try:
-        request = build_request(Headers([]), method="GET", host=parts.netloc, uri=uri, client_ip=ip)
+        # authentik's query markers are the check's to follow: only the rules are judged here
+        request = ForwardRequest.from_url(target, "GET", ip, can_redirect=False)
     except BadRequest as exc:
         trace.append(f"target URL cannot be judged: {exc.reason}")
         return Deny(app, session.identity, f"target URL cannot be judged: {exc.reason}", "")
-    decision = rt.gate.judge_identity(app, request, session.identity, trace)
+    prefix = rt.settings.outpost_prefix
+    decision = decide(app, request, session.identity, CookieState.VALID, trace, prefix=prefix)
     return decision if isinstance(decision, Deny) else None

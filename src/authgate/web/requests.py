@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from authgate.config import Settings
-from authgate.forward.context import BadRequest, Headers, client_address
 from authgate.forward.hosts import canonical_host
+from authgate.forward.request import BadRequest, Headers, client_address
 
 
 def request_host(request: Request, settings: Settings) -> str | None:
@@ -19,9 +19,7 @@ def request_host(request: Request, settings: Settings) -> str | None:
 def request_ip(request: Request, settings: Settings) -> str:
     peer = request.client.host if request.client else ""
     try:
-        headers = Headers(list(request.scope["headers"]))
-        return client_address(
-            headers, peer, settings.is_trusted_proxy(peer), settings.is_trusted_proxy
-        )
+        headers = Headers(list(request.scope["headers"]), settings.is_trusted_proxy(peer))
+        return client_address(headers, peer, settings.is_trusted_proxy)
     except BadRequest:
         return peer

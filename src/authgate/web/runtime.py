@@ -19,10 +19,10 @@ from authgate.accounts.devices import DeviceTokens
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.apps import AppIndex
-from authgate.forward.context import ForwardRequest
 from authgate.forward.cookies import CookieSigner
 from authgate.forward.decision import Decision, Deny, UnknownHost
 from authgate.forward.gate import Gate
+from authgate.forward.request import ForwardRequest
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer, load_or_create_key
 from authgate.storage.store import Store
@@ -61,9 +61,7 @@ class Runtime:
         self.session_signer = CookieSigner(settings.secret_keys, "session")
         self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
         self.tokens = TokenIssuer(load_or_create_key(settings.jwt_key_file), settings.public_url)
-        self.gate = Gate(
-            AppIndex(), self.sessions, self.session_signer, settings.outpost_prefix, self.tokens
-        )
+        self.gate = Gate(self.sessions, self.session_signer, settings.outpost_prefix, self.tokens)
         keys = [k.reveal() for k in reversed(settings.secret_keys)]
         self.state_serializer = URLSafeTimedSerializer(keys, salt="authgate.state")
         self.csrf_serializer = URLSafeTimedSerializer(keys, salt="authgate.csrf")
@@ -102,8 +100,7 @@ class Runtime:
             stamp = stamp or _stamp(self._revision_file)
             revision = await self.store.revision()
             apps = await self.store.load_apps()
-            self.gate.index = AppIndex(apps)
-            for conflict in self.gate.index.conflicts:
+            for conflict in self.gate.load_apps(apps).conflicts:
                 log.error("%s; requests for it are refused. Fix: %s", conflict.reason, conflict.fix)
             self.sessions.clear()
             self.revision = revision

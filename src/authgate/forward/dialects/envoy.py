@@ -3,25 +3,16 @@ the original Host is kept. Only 200 allows; other answers reach the client."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from authgate.forward.answers import to_client as render
-from authgate.forward.context import ForwardRequest, Headers, build_request, client_address
+from authgate.forward.request import Headers, Target
 
 name = "envoy"
+MOUNT = "/auth/envoy"  # the original path follows this part of the check's own path
 __all__ = ["name", "parse", "render"]
 
 
-def parse(
-    headers: Headers,
-    scope_path: str,
-    scope_method: str,
-    peer: str,
-    trusted: bool,
-    is_trusted: Callable[[str], bool],
-) -> ForwardRequest:
-    uri = scope_path or "/"
-    ip = client_address(headers, peer, trusted, is_trusted)
-    return build_request(
-        headers, method=scope_method, host=headers.get("host"), uri=uri, client_ip=ip
-    )
+def parse(headers: Headers, path: str, method: str) -> Target:
+    """``path`` is the check's raw path and query: what follows the mount is the original."""
+    raw, sep, query = path.partition("?")
+    original = raw.partition(MOUNT)[2] or "/"
+    return Target(method, headers.get("host"), original + sep + query)

@@ -7,48 +7,32 @@ can explain itself) except a deny rule judged before login, which is 403.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from authgate.forward.answers import NO_STORE, Answer, Pages, allow
-from authgate.forward.context import (
-    BadRequest,
-    ForwardRequest,
-    Headers,
-    build_request,
-    client_address,
-)
+from authgate.forward.answers import NO_STORE, Answer, allow
 from authgate.forward.decision import Allow, Challenge, Decision, Deny
+from authgate.forward.request import BadRequest, Headers, Target
 
 name = "nginx"
 
 
-def parse(
-    headers: Headers,
-    scope_path: str,
-    scope_method: str,
-    peer: str,
-    trusted: bool,
-    is_trusted: Callable[[str], bool],
-) -> ForwardRequest:
-    if not trusted:
-        host, uri, method = headers.get("host"), "/", "GET"
+def parse(headers: Headers, path: str, method: str) -> Target:
+    """The URL in X-Original-URL (else X-Original-URI on the forwarded host) and the method in
+    X-Original-Method, from a trusted proxy; from anyone else only ``Host``."""
+    if not headers.trusted:
+        return Target("GET", headers.get("host"), "/", can_redirect=False)
+    original = headers.single("x-original-url")
+    host: str | None
+    if original:
+        host, uri = _split_url(original)
     else:
-        original = headers.single("x-original-url")
-        if original:
-            host, uri = _split_url(original)
-        else:
-            uri = headers.single("x-original-uri") or ""
-            if not uri:
-                raise BadRequest(
-                    "nginx sent neither X-Original-URL nor X-Original-URI: the auth location "
-                    "needs proxy_set_header X-Original-URL $scheme://$http_host$request_uri"
-                )
-            host = headers.single("x-forwarded-host") or headers.get("host")
-        method = headers.single("x-original-method") or "GET"
-    ip = client_address(headers, peer, trusted, is_trusted)
-    return build_request(
-        headers, method=method, host=host, uri=uri, client_ip=ip, can_redirect=False
-    )
+        uri = headers.single("x-original-uri") or ""
+        if not uri:
+            raise BadRequest(
+                "nginx sent neither X-Original-URL nor X-Original-URI: the auth location "
+                "needs proxy_set_header X-Original-URL $scheme://$http_host$request_uri"
+            )
+        host = headers.single("x-forwarded-host") or headers.get("host")
+    method = headers.single("x-original-method") or "GET"
+    return Target(method, host, uri, can_redirect=False)
 
 
 def _split_url(url: str) -> tuple[str, str]:
@@ -61,7 +45,7 @@ def _split_url(url: str) -> tuple[str, str]:
     return rest[:slash], rest[slash:]
 
 
-def render(decision: Decision, browser: bool, pages: Pages) -> Answer:
+def render(decision: Decision, browser: bool) -> Answer:
     if isinstance(decision, Allow):
         return allow(decision)
     if isinstance(decision, Deny) and decision.identity is None:

@@ -6,29 +6,17 @@ and scripts a 401 with JSON.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from authgate.forward.answers import to_client as render
-from authgate.forward.context import ForwardRequest, Headers, build_request, client_address
+from authgate.forward.request import Headers, Target
 
 name = "traefik"
 __all__ = ["name", "parse", "render"]
 
 
-def parse(
-    headers: Headers,
-    scope_path: str,
-    scope_method: str,
-    peer: str,
-    trusted: bool,
-    is_trusted: Callable[[str], bool],
-) -> ForwardRequest:
+def parse(headers: Headers, path: str, method: str) -> Target:
     """X-Forwarded-Host/-Uri/-Method from a trusted proxy; from anyone else only ``Host``."""
-    if trusted:
-        host = headers.single("x-forwarded-host") or headers.get("host")
-        uri = headers.single("x-forwarded-uri") or "/"
-        method = headers.single("x-forwarded-method") or scope_method
-    else:
-        host, uri, method = headers.get("host"), "/", scope_method
-    ip = client_address(headers, peer, trusted, is_trusted)
-    return build_request(headers, method=method, host=host, uri=uri, client_ip=ip)
+    if not headers.trusted:
+        return Target(method, headers.get("host"), "/")
+    host = headers.single("x-forwarded-host") or headers.get("host")
+    uri = headers.single("x-forwarded-uri") or "/"
+    return Target(headers.single("x-forwarded-method") or method, host, uri)

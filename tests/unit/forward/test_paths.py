@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authgate.forward.paths import UnjudgeablePath, canonical_path, judge_path
+from authgate.forward.paths import UnjudgeablePath, canonical_path, judge_path, split_uri
 
 CONTROL_BYTES = [f"%{b:02X}" for b in range(0x20)] + ["%7F"]
 
@@ -135,3 +135,35 @@ def test_a_path_of_escaped_percent_signs_is_a_name() -> None:
     raw = "/" + "%25" * 2700
     assert judge_path(raw) == raw
     assert judge_path("/%252525") == "/%252525"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/", "/"),
+        ("/admin", "/admin"),
+        ("/%61dmin", "/admin"),
+        ("//admin", "/admin"),
+        ("/x/../admin", "/admin"),
+        ("/./admin", "/admin"),
+        ("/admin;x", "/admin"),
+        ("/public/../admin", "/admin"),
+        ("/public/%2e%2e/admin", "/admin"),
+        ("/a/b/", "/a/b/"),
+        ("/../../etc", "/etc"),
+        ("/admin%2Fx", "/admin/x"),
+        ("/a%20b", "/a%20b"),
+    ],
+)
+def test_canonical_path(raw: str, expected: str) -> None:
+    assert canonical_path(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["admin", "/a%zz", "/a%", "/a\x00b", "/a b", "/" + "a" * 9000])
+def test_paths_that_cannot_be_judged(raw: str) -> None:
+    assert canonical_path(raw) is None
+
+
+def test_query_and_fragment_are_not_path() -> None:
+    assert split_uri("/public?x=/admin") == ("/public", "x=/admin")
+    assert split_uri("/admin#/public") == ("/admin", "")

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from authgate.forward.context import Headers
 from authgate.forward.headers import (
     ALLOWED_IN_FAMILIES,
     IDENTITY_HEADERS,
     REFUSED_IDENTITY_FAMILIES,
     is_identity_header,
 )
+from authgate.forward.request import Headers
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PREFIXES = [prefix for prefix, _ in REFUSED_IDENTITY_FAMILIES]
 
 

@@ -1,6 +1,5 @@
 import pytest
 
-from authgate.flow.rd import rd_from_query
 from authgate.forward.model import AppView
 from authgate.forward.redirects import judge_redirect, safe_redirect
 
@@ -64,18 +63,3 @@ def test_domain_mode_allows_hosts_under_the_cookie_domain() -> None:
     )
     assert judge_redirect("https://example.test.evil.test/", DOMAIN_APP) is None
     assert judge_redirect("https://notexample.test/", DOMAIN_APP) is None
-
-
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ("rd=http://h.test/x?a=1&b=2", "http://h.test/x?a=1&b=2"),
-        ("rd=http://h.test/x?a=%26", "http://h.test/x?a=%26"),
-        ("rd=http%3A%2F%2Fh.test%2Fx%3Fa%3D1%26b%3D2", "http://h.test/x?a=1&b=2"),
-        ("rd=/x?a=1&b=2", "/x?a=1&b=2"),
-        ("x=1&rd=http%3A%2F%2Fh.test%2F", "http://h.test/"),
-        ("x=1", None),
-    ],
-)
-def test_rd_from_query(query: str, expected: str | None) -> None:
-    assert rd_from_query(query) == expected

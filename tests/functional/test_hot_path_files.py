@@ -1,0 +1,66 @@
+"""How many of authgate's files one allowed ``auth/nginx`` check runs code in (after one
+warm-up check: the session is in memory). The count may only go down; the goal is 8."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import authgate
+from tests.functional.conftest import PREFIX, Harness
+
+SRC = str(Path(authgate.__file__).resolve().parent) + "/"
+MOST = 15  # measured when policy.decide became the one judgement; the goal is 8
+
+
+async def files_one_check_runs(harness: Harness, cookie: str) -> set[str]:
+    path = f"{PREFIX}/auth/nginx"
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "client": ("127.0.0.1", 5555),
+        "headers": [
+            (b"host", b"authgate.internal"),
+            (b"x-original-url", b"http://app1.test/x"),
+            (b"cookie", cookie.encode()),
+        ],
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    files: set[str] = set()
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        name = frame.f_code.co_filename
+        if event == "call" and name.startswith(SRC):
+            files.add(name[len(SRC) :])
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        await harness.app(scope, receive, send)
+    finally:
+        sys.setprofile(previous)
+    assert sent[0]["status"] == 200, sent
+    return files
+
+
+async def test_an_allowed_check_runs_code_in_few_files(harness: Harness) -> None:
+    first = await harness.check("app1.test", "/x")
+    await harness.login(first.headers["location"])
+    jar = harness.client.cookies.jar
+    cookie = "; ".join(f"{c.name}={c.value}" for c in jar if c.domain == "app1.test")
+    await files_one_check_runs(harness, cookie)  # warm-up: the session comes from the store
+    files = await files_one_check_runs(harness, cookie)
+    assert len(files) <= MOST, sorted(files)
+    assert not any(name.startswith(("storage/", "portal/", "flow/")) for name in files), files

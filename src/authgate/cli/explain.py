@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from authgate.cli.context import emit, fail, json_option, run_store
+from authgate.cli.command import emit, fail, json_option, run_store
 from authgate.config.secret import Secret
 from authgate.forward.apps import AppIndex
 from authgate.forward.context import BadRequest, ForwardRequest, Headers, build_request

@@ -3,8 +3,6 @@ by ``authgate explain``; it awaits the store only on a session-cache miss."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from authgate.forward.apps import AppIndex, Conflict
 from authgate.forward.context import ForwardRequest
 from authgate.forward.cookies import (
@@ -25,7 +23,7 @@ from authgate.forward.decision import (
 )
 from authgate.forward.model import AppView, Identity
 from authgate.forward.policy import Trace, judge_with_identity, needs_phrase, prejudge
-from authgate.forward.redirects import judge_redirect
+from authgate.forward.redirects import judge_redirect, login_url
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer
 
@@ -60,7 +58,7 @@ class Gate:
             target = f"{app.scheme}://{request.host}{request.uri}"
         else:
             target = judge_redirect(request.referer, app) or f"{app.scheme}://{request.host}/"
-        return f"{app.scheme}://{request.host}{self.prefix}/start?rd={quote(target, safe='')}"
+        return login_url(app, request.host, self.prefix, target)
 
     async def judge(self, request: ForwardRequest, trace: Trace = None) -> Decision:
         app = self._app(request, trace)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from authgate.forward.hosts import canonical_host, within_domain
 from authgate.forward.model import AppView
@@ -17,6 +17,12 @@ def app_owns_host(app: AppView, host: str) -> bool:
     return (
         app.mode == "domain" and bool(app.cookie_domain) and within_domain(host, app.cookie_domain)
     )
+
+
+def login_url(app: AppView, host: str, prefix: str, target: str) -> str:
+    """Where a login starts on ``host``: the outpost's ``start``, returning to ``target``
+    (a URL already judged). The check's Challenge and the flow's 401 for scripts both use it."""
+    return f"{app.scheme}://{host}{prefix}/start?rd={quote(target, safe='')}"
 
 
 def safe_redirect(rd: str | None, app: AppView) -> str:

@@ -15,9 +15,9 @@ import pytest
 
 from authgate.accounts.passwords import hash_password
 from authgate.config import load_settings
+from authgate.server import AuthgateApp, create_app
 from authgate.storage.migrate import upgrade
 from authgate.storage.store import Store
-from authgate.web.app import AuthgateApp, create_app
 from authgate.web.runtime import Runtime
 
 PUBLIC = "http://auth.test"

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from authgate.web.app import AuthgateApp
+from authgate.server import AuthgateApp
 
 #: what a client's upgrade adds to a request; a proxy that copies it hands it to the check
 UPGRADE = {

@@ -255,7 +255,7 @@ async def test_two_servers_share_the_count(
     """Two servers (two workers, or two replicas) on one store, or on one Redis."""
     from dataclasses import replace
 
-    from authgate.web.app import create_app
+    from authgate.server import create_app
     from authgate.web.runtime import Runtime
 
     settings = harness.runtime.settings

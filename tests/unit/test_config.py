@@ -125,7 +125,7 @@ def test_the_worker_entry_point_needs_the_public_url(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What granian or uvicorn import in each worker refuses too, also when started directly."""
-    from authgate.web.asgi import app_from_environment
+    from authgate.server import app_from_environment
 
     monkeypatch.delenv("AUTHGATE_PUBLIC_URL", raising=False)
     monkeypatch.delenv("AUTHGATE_CONFIG", raising=False)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 
-from itsdangerous import BadData, URLSafeTimedSerializer
+from itsdangerous import BadData
 
 from authgate.config.secret import Secret
+from authgate.signing import KeyRing
 
 DEVICE_LIFETIME = 365 * 86400
 MAX_USERS = 5
@@ -28,9 +29,7 @@ class DeviceTokens:
     """Reads and issues the signed value of the device cookie."""
 
     def __init__(self, keys: Sequence[Secret], lifetime: int = DEVICE_LIFETIME) -> None:
-        # itsdangerous signs with the last key and verifies with all of them
-        signing = [k.reveal() for k in reversed(keys)]
-        self._serializer = URLSafeTimedSerializer(signing, salt="authgate.device")
+        self._serializer = KeyRing(keys).serializer("device")
         self.lifetime = lifetime
 
     def read(self, token: str | None) -> dict[str, str]:

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from authgate.cli.context import emit, fail, json_option, run_store, table
+from authgate.cli.command import emit, fail, json_option, run_store, table
 from authgate.errors import NotFoundError
 from authgate.forward.hosts import canonical_host, within_domain
 from authgate.forward.model import AppView

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from authgate.cli.context import emit, json_option, run_store, table
+from authgate.cli.command import emit, json_option, run_store, table
 
 
 @click.command()

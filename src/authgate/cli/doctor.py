@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from authgate.cli.context import CliState
+from authgate.cli.command import CliState
 from authgate.forward.model import AppView
 
 if TYPE_CHECKING:

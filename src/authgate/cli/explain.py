@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from authgate.cli.context import emit, fail, json_option, run_store
+from authgate.cli.command import emit, fail, json_option, run_store
 from authgate.forward.apps import AppIndex
 from authgate.forward.decision import Decision
 from authgate.forward.model import Identity

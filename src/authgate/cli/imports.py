@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from authgate.cli.context import emit, json_option, run_store
+from authgate.cli.command import emit, json_option, run_store
 
 if TYPE_CHECKING:
     from authgate.doctor.imports import AppPlan, Outcome

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from authgate import __version__
-from authgate.cli.context import CliState
+from authgate.cli.command import CliState
 
 SUBCOMMANDS = {
     "serve": ("authgate.cli.serve", "serve"),

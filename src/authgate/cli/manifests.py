@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from authgate.cli.context import emit, fail, json_option, run_store
+from authgate.cli.command import emit, fail, json_option, run_store
 
 #: flags that only some targets take: flag -> (is it set?, targets that take it)
 K8S = ("ingress-nginx", "traefik", "traefik-legacy", "envoy-gateway", "traefik-gateway")

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from authgate.cli.context import emit, fail, json_option, load, run_store
+from authgate.cli.command import emit, fail, json_option, load, run_store
 from authgate.errors import ConflictError
 from authgate.forward.model import AppView
 from authgate.storage.store import Store
 
 if TYPE_CHECKING:
     from authgate.config import Settings
-from authgate.storage.urls import redact_url
+from authgate.config.secret import redact_url
 
 
 @click.command()
@@ -93,7 +93,7 @@ async def create_first_admin(store: Store) -> None:
 
 
 def run_server(settings: Settings) -> None:
-    target = "authgate.web.asgi:app_from_environment"
+    target = "authgate.server:app_from_environment"
     if settings.server == "uvicorn":
         import uvicorn
 

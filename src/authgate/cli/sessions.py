@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from authgate.cli.context import emit, json_option, run_store, table
+from authgate.cli.command import emit, json_option, run_store, table
 from authgate.storage.store import SessionInfo, Store
 
 

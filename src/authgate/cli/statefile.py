@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from authgate.cli.context import emit, fail, json_option, run_store
+from authgate.cli.command import emit, fail, json_option, run_store
 
 
 def _read(path: str) -> str:

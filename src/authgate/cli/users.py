@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import click
 
-from authgate.cli.context import emit, json_option, load, read_password, run_store, table
+from authgate.cli.command import emit, json_option, load, read_password, run_store, table
 from authgate.storage.store import Count, LoginCounters, Store, UserInfo
 
 T = TypeVar("T")

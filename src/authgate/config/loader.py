@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from authgate.config.secret import Secret, read_or_create_key_file
+from authgate.config.secret import Secret, read_or_create_key_file, redact_url
 from authgate.config.settings import DEFAULT_TRUSTED_PROXIES, Network, Settings
 from authgate.errors import ConfigError
-from authgate.storage.urls import redact_url
 
 ENV_PREFIX = "AUTHGATE_"
 KNOWN = (

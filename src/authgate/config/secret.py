@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -29,6 +30,11 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def redact_url(url: str) -> str:
+    """A URL as it may be shown (logs, errors, ``serve``'s banner): its password masked."""
+    return re.sub(r"://([^:/@]*):[^@]+@", r"://\1:***@", url)
 
 
 def read_or_create_key_file(path: Path) -> list[Secret]:

@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from itsdangerous import BadSignature, Signer
-
-from authgate.config.secret import Secret
 from authgate.forward.model import AppView
+
+# moved to signing.py (one key ring for every signature); re-exported for its callers
+from authgate.signing import CookieSigner as CookieSigner
 
 PORTAL_COOKIE = "authgate_portal"
 STATE_COOKIE = "authgate_state"
-
-
-class CookieSigner:
-    """HMAC-signed cookie values, one salt per purpose; the first key signs, all keys verify."""
-
-    def __init__(self, keys: Sequence[Secret], purpose: str, memory: int = 50_000) -> None:
-        # itsdangerous signs with the last key and verifies with all of them.
-        self._signer = Signer([k.reveal() for k in reversed(keys)], salt=f"authgate.{purpose}")
-        self._verified: dict[str, str] = {}  # exact signed strings already checked
-        self._memory = memory
-
-    def sign(self, value: str) -> str:
-        return self._signer.sign(value).decode("ascii")
-
-    def unsign(self, signed: str) -> str | None:
-        known = self._verified.get(signed)
-        if known is not None:
-            return known
-        try:
-            value = self._signer.unsign(signed).decode("ascii")
-        except (BadSignature, UnicodeError, ValueError):
-            return None
-        if len(self._verified) >= self._memory:
-            self._verified.clear()
-        self._verified[signed] = value
-        return value
 
 
 def app_cookie_name(app: AppView) -> str:

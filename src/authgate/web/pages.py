@@ -1,13 +1,15 @@
-"""HTML responses for the portal and the flow, with the security headers every page gets."""
+"""The only renderer of authgate's pages: the portal's and the flow's, the error pages, and
+the deny and unknown-host pages the hot path shows a browser (``deny``/``unknown_host`` are
+``forward.answers.Pages``). Built from the templates and the settings; every HTML response
+gets the same security headers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-if TYPE_CHECKING:
-    from authgate.web.runtime import Runtime
+from authgate.config import Settings
+from authgate.forward.decision import Deny, UnknownHost
 
 
 def security_headers(public_origin: str) -> dict[str, str]:
@@ -28,10 +30,67 @@ def security_headers(public_origin: str) -> dict[str, str]:
     }
 
 
-def html_page(rt: Runtime, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status, headers=rt.page_headers)
+def portal_templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("authgate.portal", "templates"),
+        autoescape=select_autoescape(default=True),
+    )
 
 
-def error_page(rt: Runtime, status: int, title: str, message: str, hint: str = "") -> HTMLResponse:
-    body = rt.render("error.html", status=status, title=title, message=message, hint=hint)
-    return html_page(rt, body, status)
+class Pages:
+    def __init__(self, settings: Settings, templates: Environment | None = None) -> None:
+        self.settings = settings
+        self.templates = templates or portal_templates()
+        self.headers = security_headers(settings.public_origin)
+
+    def render(self, template: str, **context: object) -> str:
+        context.setdefault("static_url", self.settings.public_origin + "/static/authgate.css")
+        context.setdefault("brand", "authgate")
+        return self.templates.get_template(template).render(**context)
+
+    def html(self, body: str, status: int = 200) -> HTMLResponse:
+        return HTMLResponse(body, status_code=status, headers=self.headers)
+
+    def error(self, status: int, title: str, message: str, hint: str = "") -> HTMLResponse:
+        return self.html(self.error_body(status, title, message, hint), status)
+
+    def error_body(
+        self, status: int, title: str, message: str, hint: str = "", **context: object
+    ) -> str:
+        return self.render(
+            "error.html", status=status, title=title, message=message, hint=hint, **context
+        )
+
+    def deny_body(self, decision: Deny, csrf_token: str = "") -> str:
+        """Who was refused where, and what would let them in; a rule that closes an address
+        before any login says so instead."""
+        if decision.identity is None:
+            return self.error_body(
+                403,
+                "Access denied",
+                f"This address of {decision.app.name} is closed by a rule, whoever asks.",
+                decision_id=decision.decision_id,
+            )
+        public = self.settings.public_url
+        return self.render(
+            "denied.html",
+            username=decision.identity.username,
+            app_name=decision.app.name,
+            needs=decision.needs or "a rule that allows you",
+            reason=decision.reason,
+            decision_id=decision.decision_id,
+            csrf_token=csrf_token,
+            switch_action=public + "/switch",
+            home_url=public + "/",
+        )
+
+    def unknown_host_body(self, host: str) -> str:
+        command = f"authgate app add <slug> --url http://{host}"
+        return self.render("not_found.html", host=host, command=command)
+
+    # -- forward.answers.Pages: the bodies of the hot path's rare HTML answers ------------
+    def deny(self, decision: Deny) -> bytes:
+        return self.deny_body(decision).encode()
+
+    def unknown_host(self, decision: UnknownHost) -> bytes:
+        return self.unknown_host_body(decision.host).encode()

@@ -13,9 +13,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from authgate.config.secret import redact_url
 from authgate.errors import StoreError
 from authgate.storage.store.counters import Count
-from authgate.storage.urls import redact_url
 
 # KEYS[1] counter; ARGV now_ms, window_ms -> {failures, locked_until_ms}
 _ADD = """

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from authgate.config.secret import redact_url
 from authgate.errors import ConflictError, StoreError
 from authgate.storage import models as m
-from authgate.storage.urls import redact_url
 
 
 def now() -> datetime:

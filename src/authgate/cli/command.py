@@ -15,8 +15,8 @@ from typing import Any, NoReturn, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from authgate.config.secret import redact_url
 from authgate.errors import AuthgateError, ConfigError, StoreError
-from authgate.storage.urls import redact_url
 
 T = TypeVar("T")
 
@@ -55,13 +55,9 @@ def run_store(ctx: click.Context, action: Callable[[Any], Awaitable[T]]) -> T:
 
     async def main() -> T:
         from authgate.storage.migrate import upgrade
-        from authgate.storage.store import Store
-        from authgate.web.runtime import write_revision_file
+        from authgate.storage.revision import open_store
 
-        store = Store(
-            settings.database_url,
-            on_change=lambda v: write_revision_file(settings.revision_file, v),
-        )
+        store = open_store(settings)
         try:
             try:
                 await upgrade(store.engine)

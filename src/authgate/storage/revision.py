@@ -1,0 +1,51 @@
+"""The revision file: how servers on this machine learn at once that the store changed.
+
+Every change a running check must see bumps the store's revision row; a Store opened with
+``open_store`` also writes that value to ``settings.revision_file``, which every server on
+the machine stats once per check (``RevisionFile.stamp``). Servers elsewhere poll the row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from authgate.config import Settings
+from authgate.storage.store import Store
+
+Stamp = tuple[int, int]
+
+
+def write_revision_file(path: Path, value: int) -> None:
+    """Tell servers on this machine that the store changed (they stat this file per check)."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(f"{value}\n")
+        os.replace(tmp, path)
+
+
+class RevisionFile:
+    """The file's identity and age: a changed stamp means the store may have changed."""
+
+    __slots__ = ("_path",)
+
+    def __init__(self, path: Path) -> None:
+        self._path = str(path)
+
+    def stamp(self) -> Stamp:
+        try:
+            st = os.stat(self._path)
+        except OSError:
+            return (0, 0)
+        return (st.st_ino, st.st_mtime_ns)
+
+
+def open_store(settings: Settings) -> Store:
+    """The store of ``settings``, announcing its changes through the revision file: the one
+    way the server and the CLI open it."""
+    return Store(
+        settings.database_url,
+        on_change=lambda value: write_revision_file(settings.revision_file, value),
+    )

@@ -1,0 +1,85 @@
+"""Keeping a running server in step with its store.
+
+Per check, ``refresh`` stats the revision file and reloads the app index only when it moved
+(the CLI and other servers on this machine write it). ``run`` polls the revision row for
+changes made elsewhere (a shared PostgreSQL), writes what the check queued (``last_seen`` of
+sessions, audit events) and once an hour prunes old audit events and spent login counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from authgate.accounts.login import LoginGuard
+from authgate.config import Settings
+from authgate.forward.apps import AppIndex
+from authgate.forward.gate import Gate
+from authgate.forward.sessions import SessionCache
+from authgate.storage.revision import RevisionFile, Stamp
+from authgate.storage.store import Store
+from authgate.web.audit import AuditQueue
+
+log = logging.getLogger("authgate")
+PRUNE_INTERVAL = 3600
+
+
+class StoreSync:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        gate: Gate,
+        sessions: SessionCache,
+        audit: AuditQueue,
+        login: LoginGuard,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.gate = gate
+        self.sessions = sessions
+        self.audit = audit
+        self.login = login
+        self.revision = -1
+        self._file = RevisionFile(settings.revision_file)
+        self._stamp: Stamp = (-1, -1)
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        """Per check: one stat of the revision file; reload only when it moved."""
+        stamp = self._file.stamp()
+        if stamp != self._stamp:
+            await self.reload(stamp)
+
+    async def reload(self, stamp: Stamp | None = None) -> None:
+        async with self._lock:
+            stamp = stamp or self._file.stamp()
+            revision = await self.store.revision()
+            apps = await self.store.load_apps()
+            for conflict in self.gate.load_apps(apps).conflicts:
+                log.error("%s; requests for it are refused. Fix: %s", conflict.reason, conflict.fix)
+            self.sessions.clear()
+            self.revision = revision
+            self._stamp = stamp
+
+    async def run(self) -> None:
+        """Forever, every ``sync_interval`` seconds; survives a store that comes and goes."""
+        next_prune = 0.0
+        while True:
+            await asyncio.sleep(self.settings.sync_interval)
+            try:
+                if await self.store.revision() != self.revision:
+                    await self.reload()
+                await self.flush()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_INTERVAL
+                    await self.store.prune_audit(self.settings.audit_retention)
+                    await self.login.counters.prune_counters()
+            except Exception as exc:  # the loop must survive a store that comes and goes
+                log.warning("store sync failed: %s", exc)
+
+    async def flush(self) -> None:
+        """Write what the check queued: sessions seen since last time, audit events."""
+        await self.store.touch_sessions(self.sessions.take_touched())
+        await self.audit.flush(self.store)

@@ -90,7 +90,6 @@ class AppView:
         return f"{self.scheme}://{self.host}"
 
 
-
 @dataclass(frozen=True)
 class Identity:
     session_id: str

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
-from authgate.forward.request import ForwardRequest
 from authgate.forward.decision import Decision
+from authgate.forward.request import ForwardRequest
 from authgate.storage.store import Store
 
 log = logging.getLogger("authgate")

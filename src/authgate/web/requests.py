@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from starlette.requests import Request
 
 from authgate.config import Settings
-from authgate.forward.request import BadRequest, Headers, client_address, is_browser
 from authgate.forward.cookies import read_cookie
 from authgate.forward.hosts import canonical_host
+from authgate.forward.request import BadRequest, Headers, client_address, is_browser
 
 if TYPE_CHECKING:
     from authgate.web.runtime import Runtime

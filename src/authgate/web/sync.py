@@ -14,7 +14,6 @@ import time
 
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
-from authgate.forward.apps import AppIndex
 from authgate.forward.gate import Gate
 from authgate.forward.sessions import SessionCache
 from authgate.storage.revision import RevisionFile, Stamp

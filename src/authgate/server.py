@@ -56,7 +56,8 @@ class AuthgateApp:
             runtime.gate,
             runtime.pages,
             settings.is_trusted_proxy,
-            runtime.refresh,
+            str(settings.revision_file),
+            runtime.reload,
             runtime.audit.record,
         )
         self.web = _starlette(runtime)

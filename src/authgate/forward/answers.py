@@ -54,11 +54,29 @@ def json_body(**fields: str) -> bytes:
     return json.dumps(fields).encode()
 
 
+# The identity headers of a (session identity, app, token), kept while those very objects
+# last: a reload of the store makes new ones, so a changed group never reuses old headers.
+_HEADER_MEMO_LIMIT = 10_000
+_prepared: dict[tuple[int, int, str], tuple[object, object, list[tuple[bytes, bytes]]]] = {}
+
+
 def allow(decision: Allow) -> Answer:
-    headers = [*identity_headers(decision.identity, decision.app, decision.token), NO_STORE]
+    headers = [*_identity_headers(decision), NO_STORE]
     if decision.cookie is not None:
         headers.append((b"cookie", decision.cookie.encode("latin-1", "replace")))
     return Answer(200, headers)
+
+
+def _identity_headers(decision: Allow) -> list[tuple[bytes, bytes]]:
+    key = (id(decision.identity), id(decision.app), decision.token)
+    kept = _prepared.get(key)
+    if kept is not None and kept[0] is decision.identity and kept[1] is decision.app:
+        return kept[2]
+    headers = identity_headers(decision.identity, decision.app, decision.token)
+    if len(_prepared) >= _HEADER_MEMO_LIMIT:
+        _prepared.clear()
+    _prepared[key] = (decision.identity, decision.app, headers)
+    return headers
 
 
 def to_client(decision: Decision, browser: bool) -> Answer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from types import ModuleType
@@ -36,14 +37,17 @@ class ForwardAuthEndpoint:
         gate: Gate,
         pages: Pages,
         is_trusted: Callable[[str], bool],
-        refresh: Callable[[], Awaitable[None]],
+        revision_file: str,
+        reload: Callable[[], Awaitable[None]],
         audit: Audit,
     ) -> None:
         self.gate = gate
         self.pages = pages
         self.is_trusted = is_trusted
-        self.refresh = refresh
+        self.revision_file = revision_file
+        self.reload = reload
         self.audit = audit
+        self._seen: tuple[int, int] | None = None
         self.auth_prefix = gate.prefix + "/auth/"
         self._trusted_peers: dict[str, bool] = {}
 
@@ -58,7 +62,7 @@ class ForwardAuthEndpoint:
         request: ForwardRequest | None = None
         try:
             request = self._request(scope, dialect)
-            await self.refresh()
+            await self._follow_store()
             decision: Decision = await self.gate.check(request)
         except BadRequest as exc:
             decision = Invalid(exc.reason)
@@ -85,6 +89,18 @@ class ForwardAuthEndpoint:
         target = dialect.parse(headers, path, scope.get("method", "GET"))
         client_ip = client_address(headers, peer, self.is_trusted)
         return ForwardRequest.from_target(target, headers, client_ip)
+
+    async def _follow_store(self) -> None:
+        """One stat of the revision file per check; the apps are reloaded when it moved (a
+        change by the CLI or another worker on this machine is obeyed by the next check)."""
+        try:
+            st = os.stat(self.revision_file)
+            stamp = (st.st_ino, st.st_mtime_ns)
+        except OSError:
+            stamp = (0, 0)
+        if stamp != self._seen:
+            await self.reload()
+            self._seen = stamp
 
     def _trusted(self, peer: str) -> bool:
         trusted = self._trusted_peers.get(peer)

@@ -1,9 +1,15 @@
 """The check's I/O around the pure judgement: find the app, resolve the identity from the
 app cookie (signer, then the session cache; the store only on a miss), ``policy.decide``,
-then attach the ``X-authentik-jwt`` token to an allow. One entry point: ``check``."""
+then attach the ``X-authentik-jwt`` token to an allow. One entry point: ``check``.
+
+What repeats from check to check is remembered (DESIGN.md, "the hot path's budget"): the
+session id a verified Cookie header names, and the token of a (session, app). The session
+itself is asked of the session cache every time, so a revoked session ends at once.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from authgate.forward.apps import AppIndex
@@ -14,6 +20,10 @@ from authgate.forward.policy import CookieState, Trace, decide, needs_session
 from authgate.forward.request import ForwardRequest
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer
+
+MEMO_LIMIT = 10_000
+COOKIE_MEMO_LIMIT = 2048  # longer Cookie headers are verified afresh every time
+TOKEN_RENEWAL = 60  # a remembered token is renewed this long before it expires
 
 
 class Gate:
@@ -29,6 +39,8 @@ class Gate:
         self.signer = signer
         self.prefix = prefix
         self.tokens = tokens
+        self._sessions_by_cookie: dict[tuple[str, int], str] = {}
+        self._tokens: dict[tuple[str, int], tuple[Identity, str, float]] = {}
 
     @property
     def index(self) -> AppIndex:
@@ -40,7 +52,8 @@ class Gate:
         return self._index
 
     async def check(self, request: ForwardRequest, trace: Trace = None) -> Decision:
-        app = self._index.find(request, trace)
+        found = self._index.by_host.get(request.host) if trace is None else None
+        app = found if isinstance(found, AppView) else self._index.find(request, trace)
         identity, state = None, CookieState.ABSENT
         if needs_session(app, request):
             identity, state = await self.identity_for(request.cookie, app)
@@ -49,22 +62,37 @@ class Gate:
             return self._with_token(decision, decision.identity, self.tokens)
         return decision
 
-    @staticmethod
-    def _with_token(allow: Allow, identity: Identity, tokens: TokenIssuer) -> Allow:
+    def _with_token(self, allow: Allow, identity: Identity, tokens: TokenIssuer) -> Allow:
         """The allow with the ``X-authentik-jwt`` value for its session and app."""
-        token = tokens.token_for(identity, allow.app)
+        key = (identity.session_id, allow.app.id)
+        kept = self._tokens.get(key)
+        now = time.time()
+        if kept is not None and kept[0] is identity and now < kept[2]:
+            token = kept[1]
+        else:
+            token, expires = tokens.issue(identity, allow.app, now)
+            if len(self._tokens) >= MEMO_LIMIT:
+                self._tokens.clear()
+            self._tokens[key] = (identity, token, expires - TOKEN_RENEWAL)
         return Allow(allow.app, identity, allow.reason, token, allow.cookie, allow.decision_id)
 
     async def identity_for(
         self, cookie_header: str, app: AppView
     ) -> tuple[Identity | None, CookieState]:
         """The identity of the app cookie. Fails closed: anything odd is 'no identity'."""
-        value = read_cookie(cookie_header, app_cookie_name(app))
-        if not value:
-            return None, CookieState.ABSENT
-        session_id = self.signer.unsign(value)
+        key = (cookie_header, app.id)
+        session_id = self._sessions_by_cookie.get(key)
         if session_id is None:
-            return None, CookieState.BAD
+            value = read_cookie(cookie_header, app_cookie_name(app))
+            if not value:
+                return None, CookieState.ABSENT
+            session_id = self.signer.unsign(value)
+            if session_id is None:
+                return None, CookieState.BAD
+            if len(cookie_header) <= COOKIE_MEMO_LIMIT:
+                if len(self._sessions_by_cookie) >= MEMO_LIMIT:
+                    self._sessions_by_cookie.clear()
+                self._sessions_by_cookie[key] = session_id
         record = await self.sessions.get(session_id)
         if record is None or record.kind != "app" or record.app_id != app.id:
             return None, CookieState.BAD

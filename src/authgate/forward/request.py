@@ -17,6 +17,15 @@ from authgate.forward.headers import is_identity_header
 from authgate.forward.hosts import canonical_host
 from authgate.forward.paths import UnjudgeablePath, judge_path, split_uri
 
+# What a proxy asks about repeats all day: the canonical form of a host, of a path and the
+# verdict on a header name are remembered (bounded; a full memo starts afresh, which costs
+# only time). Refusals are never remembered: they are judged every time.
+MEMO_LIMIT = 10_000
+MEMO_KEY_LIMIT = 1024  # longer keys are judged afresh: a memo must not hoard memory
+_hosts: dict[str, str | None] = {}
+_paths: dict[str, str] = {}
+_plain_header_names: set[str] = set()
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -58,16 +67,13 @@ class ForwardRequest:
         forged = headers.forged_identity()
         if forged is not None:
             raise BadRequest(f"client sent identity header {forged}")
-        host = canonical_host(target.host or "")
+        host = _canonical_host(target.host or "")
         if host is None:
             raise BadRequest(f"unusable host {target.host!r}")
         uri = target.uri
         if len(uri) > 8192:
             raise BadRequest("request URI longer than 8 KiB")
-        try:
-            path = judge_path(split_uri(uri)[0])
-        except UnjudgeablePath as exc:
-            raise BadRequest(f"path refused: {exc}") from None
+        path = _canonical_path(uri)
         method = target.method.strip().upper()
         if not method.isalpha() or len(method) > 20:
             raise BadRequest(f"unusable method {target.method!r}")
@@ -141,8 +147,13 @@ class Headers:
     def forged_identity(self) -> str | None:
         """The first identity header name a client tried to send, in any case or with ``_``."""
         for name in self.values:
+            if name in _plain_header_names:
+                continue
             if is_identity_header(name):
                 return name
+            if len(_plain_header_names) >= MEMO_LIMIT:
+                _plain_header_names.clear()
+            _plain_header_names.add(name)
         return None
 
 
@@ -169,3 +180,34 @@ def client_address(headers: Headers, peer: str, is_trusted: Callable[[str], bool
         if not is_trusted(hop):
             return hop
     return hops[0] if hops else peer
+
+
+def _canonical_host(raw: str) -> str | None:
+    """``hosts.canonical_host``, remembered."""
+    try:
+        return _hosts[raw]
+    except KeyError:
+        pass
+    if len(_hosts) >= MEMO_LIMIT:
+        _hosts.clear()
+    host = _hosts[raw] = canonical_host(raw)
+    return host
+
+
+def _canonical_path(uri: str) -> str:
+    """The judged path of ``uri`` (its query never counts), remembered; BadRequest when the
+    path cannot be judged."""
+    key = uri.partition("?")[0]
+    try:
+        return _paths[key]
+    except KeyError:
+        pass
+    try:
+        path = judge_path(split_uri(uri)[0])
+    except UnjudgeablePath as exc:
+        raise BadRequest(f"path refused: {exc}") from None
+    if len(key) <= MEMO_KEY_LIMIT:
+        if len(_paths) >= MEMO_LIMIT:
+            _paths.clear()
+        _paths[key] = path
+    return path

@@ -62,14 +62,16 @@ class TokenIssuer:
         self.jwks: dict[str, Any] = {
             "keys": [{**public, "kid": self.kid, "use": "sig", "alg": "ES256"}]
         }
-        self._cache: dict[tuple[str, int], tuple[str, float]] = {}
 
     def token_for(self, identity: Identity, app: AppView, now: float | None = None) -> str:
+        return self.issue(identity, app, now)[0]
+
+    def issue(
+        self, identity: Identity, app: AppView, now: float | None = None
+    ) -> tuple[str, float]:
+        """A fresh token for this session and app, and when it expires. The gate keeps it
+        while the session's identity is the same object (a reload makes a new one)."""
         now = time.time() if now is None else now
-        key = (identity.session_id, app.id)
-        cached = self._cache.get(key)
-        if cached is not None and cached[1] - 60 > now:
-            return cached[0]
         expires = min(now + LIFETIME, identity.expires_at or now + LIFETIME)
         claims = {
             "iss": self.issuer,
@@ -84,7 +86,4 @@ class TokenIssuer:
             "sid": identity.parent_id or identity.session_id,
         }
         token = jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[key] = (token, expires)
-        return token
+        return token, expires

@@ -8,6 +8,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from authgate.config.secret import Secret
+from authgate.forward.answers import allow
 from authgate.forward.cookies import CookieSigner, app_cookie_name, expire_app_cookie
 from authgate.forward.decision import Allow, Challenge, Deny, UnknownHost
 from authgate.forward.gate import Gate
@@ -155,3 +156,30 @@ async def test_the_trace_names_the_request_the_app_and_the_session(store: Store)
         "rule 1 (bypass path /public*) does not match",
         "rule 2 (deny path /admin*) does not match",
     ]
+
+
+async def test_the_token_is_kept_while_the_identity_is_the_same(store: Store) -> None:
+    gate = gate_for(store)
+    first = await gate.check(request("/", cookie=cookie("app-s")))
+    again = await gate.check(request("/", cookie=cookie("app-s")))
+    assert isinstance(first, Allow) and isinstance(again, Allow)
+    assert again.token == first.token
+
+
+async def test_a_reload_with_new_groups_gives_a_new_token_and_new_headers(store: Store) -> None:
+    """A user's groups change: the store reloads, the session comes back as a new identity,
+    and neither the token nor the upstream headers may still carry the old groups."""
+    gate = gate_for(store)
+    before = await gate.check(request("/", cookie=cookie("app-s")))
+    store.records["app-s"] = SessionRecord(
+        user("alice", "staff", "ops"), "app", WIKI.id, NOW_PLUS, NOW_PLUS
+    )
+    gate.sessions.clear()  # what a reload of the store does
+    after = await gate.check(request("/", cookie=cookie("app-s")))
+    assert isinstance(before, Allow) and isinstance(after, Allow)
+    claims = jwt.decode(
+        after.token, ISSUER._key.public_key(), algorithms=["ES256"], audience="wiki"
+    )
+    assert claims["groups"] == ["staff", "ops"]
+    headers = dict(allow(after).headers)
+    assert headers[b"x-authentik-groups"] == b"staff|ops"

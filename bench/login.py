@@ -1,15 +1,16 @@
-"""Logging in once through the real flow (like tests/e2e/conftest.py's login helper): the
-portal login through nginx, then SSO into the Traefik app; a Cookie header per app host."""
+"""Logging in once through the real flow (the form read by tests/forms.py, as the e2e tests
+read it): the portal login through nginx, then SSO into the Traefik app; a Cookie header per
+app host."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from typing import Any
 
 import httpx
+from tests.forms import find_login_form
 
 from bench.probe import echo_user
 from bench.progress import log
@@ -63,9 +64,8 @@ def log_in_sso(client: httpx.Client, url: str) -> str:
 def log_in(client: httpx.Client, url: str) -> str:
     """Open ``url`` through its proxy, sign in on the portal; the Cookie header for its host."""
     first = client.get(url, follow_redirects=True)
-    form = _LoginForm()
-    form.feed(first.text)
-    if not form.has_password:
+    form = find_login_form(first.text)
+    if form is None:
         raise RuntimeError(
             f"no login form at {first.url} ({first.status_code}): {first.text[:500]}"
         )
@@ -87,37 +87,3 @@ def cookie_for(client: httpx.Client, url: str) -> str:
     if not cookie:
         raise RuntimeError(f"no cookie kept for {url} after the login")
     return cookie
-
-
-class _LoginForm(HTMLParser):
-    """The form with a password field: its action, method and the fields to send back."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.action = ""
-        self.method = "GET"
-        self.fields: dict[str, str] = {}
-        self.has_password = False
-        self._done = False
-        self._current: tuple[str, str, dict[str, str], bool] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if self._done:
-            return
-        if tag == "form":
-            self._current = (a.get("action", ""), a.get("method", "get").upper(), {}, False)
-        elif self._current is not None and tag == "input" and a.get("name"):
-            action, method, fields, has_password = self._current
-            kind = a.get("type", "text").lower()
-            if kind == "password":
-                has_password = True
-            if kind not in ("checkbox", "radio", "submit", "file", "image", "password"):
-                fields.setdefault(a["name"], a.get("value", ""))
-            self._current = (action, method, fields, has_password)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form" and self._current is not None and not self._done:
-            self.action, self.method, self.fields, self.has_password = self._current
-            self._done = self.has_password
-            self._current = None

@@ -14,12 +14,13 @@ import json
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.forms import Form, find_login_form
 
 from .proxyconf import caddyfile, ingress_nginx_conf, traefik_dynamic
 from .servers import Authgate, Caddy, Echo, Nginx, Process, Traefik, free_port
@@ -187,55 +188,11 @@ def browse(
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Form:
-    action: str
-    method: str
-    fields: dict[str, str]
-    names: set[str]
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[Form] = []
-        self._current: Form | None = None
-        self._submitted = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._current = Form(a.get("action", ""), a.get("method", "get").upper(), {}, set())
-            self._submitted = False
-            self.forms.append(self._current)
-            return
-        form = self._current
-        if form is None or tag not in ("input", "button") or not a.get("name"):
-            return
-        name, kind = a["name"], a.get("type", "submit" if tag == "button" else "text").lower()
-        form.names.add(name)
-        if kind in ("submit", "image"):
-            if not self._submitted:  # the first submit button is the one "clicked"
-                form.fields[name] = a.get("value", "")
-                self._submitted = True
-        elif kind in ("checkbox", "radio"):
-            if "checked" in a:
-                form.fields[name] = a.get("value", "on")
-        elif kind != "file":
-            form.fields.setdefault(name, a.get("value", ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-
-
 def login_form(response: httpx.Response) -> Form | None:
     """The form on this page that asks for a password, if there is one."""
     if "html" not in response.headers.get("content-type", ""):
         return None
-    parser = _FormParser()
-    parser.feed(response.text)
-    return next((f for f in parser.forms if "password" in f.names), None)
+    return find_login_form(response.text)
 
 
 def login(

@@ -2,10 +2,12 @@
 proven by the real proxies: the file passes the proxy's own check, the proxy loads it and
 routes, and a person logs in through it and reaches the app with their identity.
 
-Each test registers one app in a fresh authgate, generates the config with the CLI (the
+A deployment registers one app in a fresh authgate, generates the config with the CLI (the
 app comes from the store), adds only the test's readiness probe, and starts the proxy.
 An app registered with ``--strip-cookie`` gets a config that replaces the upstream's
 ``Cookie`` with the one in authgate's answer (the browser's cookies without authgate's).
+The tests that log in only read (each with a fresh client), so they share one deployment
+per proxy and per app flavour for this module (``plain``, ``stripping``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -111,6 +114,45 @@ def deployment(
         yield port
 
 
+@dataclass
+class Generated:
+    """A running deployment from a generated config: the proxy's port and its authgate."""
+
+    port: int
+    authgate: Authgate
+
+
+def shared(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    echo: Echo,
+    *app_flags: str,
+) -> Iterator[Generated]:
+    kind: str = request.param
+    workdir = tmp_path_factory.mktemp(f"generated-{kind}")
+    with (
+        Authgate(workdir / "authgate") as authgate,
+        deployment(kind, workdir, echo, authgate, *app_flags) as port,
+    ):
+        yield Generated(port, authgate)
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def plain(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, echo: Echo
+) -> Iterator[Generated]:
+    """App ``gen`` as ``app add`` makes it, behind each proxy in turn, for this module."""
+    yield from shared(request, tmp_path_factory, echo)
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def stripping(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, echo: Echo
+) -> Iterator[Generated]:
+    """App ``gen`` with ``--strip-cookie``, behind each proxy in turn, for this module."""
+    yield from shared(request, tmp_path_factory, echo, "--strip-cookie")
+
+
 def test_nginx_t_accepts_the_generated_block(
     tmp_path: Path, echo: Echo, authgate: Authgate
 ) -> None:
@@ -130,11 +172,9 @@ def test_caddy_validate_accepts_the_generated_site(
     assert Caddy(caddyfile(generated, port, echo), tmp_path, port).validate().returncode == 0
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_login_through_the_generated_config(
-    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
-) -> None:
-    with deployment(kind, tmp_path, echo, authgate) as port, make_client() as client:
+def test_login_through_the_generated_config(plain: Generated) -> None:
+    port, authgate = plain.port, plain.authgate
+    with make_client() as client:
         url = f"http://{HOST}:{port}/x?a=1&b=%26"
         allowed = {f"{HOST}:{port}", f"auth.test:{authgate.port}"}
         first = browse(client, url, allowed=allowed)
@@ -158,11 +198,9 @@ def test_login_through_the_generated_config(
         assert again.status_code == 200 and again.json()["headers"]["remote-user"] == "alice"
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_a_forged_identity_header_never_reaches_the_app(
-    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
-) -> None:
-    with deployment(kind, tmp_path, echo, authgate) as port, make_client() as client:
+def test_a_forged_identity_header_never_reaches_the_app(plain: Generated) -> None:
+    port = plain.port
+    with make_client() as client:
         response = client.get(f"http://{HOST}:{port}/", headers={"X-authentik-username": "admin"})
         assert response.status_code != 200 or '"path"' not in response.text, response.text
         anonymous = httpx.get(
@@ -182,15 +220,10 @@ def cookie_names(header: str) -> list[str]:
     return [part.strip().partition("=")[0] for part in header.split(";") if part.strip()]
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_strip_cookie_app_gets_its_cookies_but_never_authgates(
-    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
-) -> None:
-    with (
-        deployment(kind, tmp_path, echo, authgate, "--strip-cookie") as port,
-        make_client() as client,
-    ):
-        sign_in(client, port, authgate)
+def test_strip_cookie_app_gets_its_cookies_but_never_authgates(stripping: Generated) -> None:
+    port = stripping.port
+    with make_client() as client:
+        sign_in(client, port, stripping.authgate)
         own = [c.name for c in client.cookies.jar if c.domain == HOST]
         assert own and all(n.removeprefix("__Host-").startswith("authgate_") for n in own)
         client.cookies.set("theme", "dark", domain=HOST)
@@ -212,17 +245,12 @@ def test_strip_cookie_app_gets_its_cookies_but_never_authgates(
         assert alone.json()["headers"]["x-authentik-username"] == "alice"
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_strip_cookie_cannot_be_dodged_by_the_client(
-    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
-) -> None:
+def test_strip_cookie_cannot_be_dodged_by_the_client(stripping: Generated) -> None:
     """A cookie that only looks like authgate's is dropped too; a made-up Cookie of the
     client's own is replaced by authgate's answer; a second Cookie header is no way round."""
-    with (
-        deployment(kind, tmp_path, echo, authgate, "--strip-cookie") as port,
-        make_client() as client,
-    ):
-        sign_in(client, port, authgate)
+    port = stripping.port
+    with make_client() as client:
+        sign_in(client, port, stripping.authgate)
         session = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.domain == HOST)
         url = f"http://{HOST}:{port}/w"
         for header in (
@@ -240,12 +268,10 @@ def test_strip_cookie_cannot_be_dodged_by_the_client(
             assert "authgate_" not in twice.json()["headers"].get("cookie", ""), twice.text
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_without_strip_cookie_the_app_gets_every_cookie_as_before(
-    kind: str, tmp_path: Path, echo: Echo, authgate: Authgate
-) -> None:
-    with deployment(kind, tmp_path, echo, authgate) as port, make_client() as client:
-        sign_in(client, port, authgate)
+def test_without_strip_cookie_the_app_gets_every_cookie_as_before(plain: Generated) -> None:
+    with make_client() as client:
+        port = plain.port
+        sign_in(client, port, plain.authgate)
         client.cookies.set("theme", "dark", domain=HOST)
         seen = client.get(f"http://{HOST}:{port}/y").json()["headers"]
         assert set(cookie_names(seen["cookie"])) == {"authgate_gen", "theme"}, seen

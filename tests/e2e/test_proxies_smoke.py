@@ -1,7 +1,13 @@
-"""The proxies start from the generated configs and route; no authgate logic is involved."""
+"""The proxies start from the generated configs and route; no authgate logic is involved.
+
+Nothing here changes state: one proxy of each kind serves the whole module, started when a
+test first asks for it, with nothing listening on its auth port.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +22,29 @@ pytestmark = pytest.mark.e2e
 
 PROXIES = ["nginx", "traefik", "caddy"]
 APPS = ["app1.test", "app2.test"]
+
+
+class Proxies:
+    """One running proxy per kind, in front of the apps, with its auth server down."""
+
+    def __init__(self, stack: contextlib.ExitStack, workdir: Path, echo: Echo) -> None:
+        self._stack, self._workdir, self._echo = stack, workdir, echo
+        self._ports: dict[str, int] = {}
+
+    def port(self, kind: str) -> int:
+        if kind not in self._ports:
+            port = free_port()
+            apps = [(h, self._echo.port) for h in APPS]
+            proxy = build_proxy(kind, self._workdir / kind, port, free_port(), apps)
+            self._stack.enter_context(proxy)
+            self._ports[kind] = port
+        return self._ports[kind]
+
+
+@pytest.fixture(scope="module")
+def proxies(tmp_path_factory: pytest.TempPathFactory, echo: Echo) -> Iterator[Proxies]:
+    with contextlib.ExitStack() as stack:
+        yield Proxies(stack, tmp_path_factory.mktemp("smoke"), echo)
 
 
 def test_ingress_nginx_config_passes_nginx_t(tmp_path: Path, echo: Echo) -> None:
@@ -43,10 +72,9 @@ def test_caddyfile_passes_caddy_validate(tmp_path: Path, echo: Echo) -> None:
 
 
 @pytest.mark.parametrize("kind", PROXIES)
-def test_unprotected_probe_host_reaches_the_echo_app(kind: str, tmp_path: Path, echo: Echo) -> None:
-    port = free_port()
-    apps = [(h, echo.port) for h in APPS]
-    with build_proxy(kind, tmp_path, port, free_port(), apps), make_client() as client:
+def test_unprotected_probe_host_reaches_the_echo_app(kind: str, proxies: Proxies) -> None:
+    port = proxies.port(kind)
+    with make_client() as client:
         response = client.get(f"http://{PROBE_HOST}:{port}/hello/there?x=1&y=%26")
 
     assert response.status_code == 200, response.text
@@ -60,23 +88,21 @@ def test_unprotected_probe_host_reaches_the_echo_app(kind: str, tmp_path: Path, 
 
 @pytest.mark.parametrize("kind", PROXIES)
 def test_protected_host_is_refused_while_the_auth_server_is_down(
-    kind: str, tmp_path: Path, echo: Echo
+    kind: str, proxies: Proxies
 ) -> None:
     """Nothing listens on the auth port: the proxy must not let the request through."""
-    port = free_port()
-    apps = [(h, echo.port) for h in APPS]
-    with build_proxy(kind, tmp_path, port, free_port(), apps), make_client() as client:
+    port = proxies.port(kind)
+    with make_client() as client:
         response = client.get(f"http://app1.test:{port}/secret")
 
     assert response.status_code >= 500, response.text
     assert '"path"' not in response.text  # the echo app never answered
 
 
-def test_second_loopback_address_is_a_client_of_its_own(tmp_path: Path, echo: Echo) -> None:
+def test_second_loopback_address_is_a_client_of_its_own(proxies: Proxies) -> None:
     """127.0.0.2 is not the trusted proxy at 127.0.0.1: the proxy sees it as the client."""
-    port = free_port()
-    apps = [(h, echo.port) for h in APPS]
-    with build_proxy("nginx", tmp_path, port, free_port(), apps), make_client("127.0.0.2") as c:
+    port = proxies.port("nginx")
+    with make_client("127.0.0.2") as c:
         response = c.get(f"http://{PROBE_HOST}:{port}/")
 
     assert response.json()["headers"]["x-real-ip"] == "127.0.0.2"
@@ -93,15 +119,11 @@ def test_echo_app_joins_repeated_headers(echo: Echo) -> None:
 
 
 @pytest.mark.browser
-def test_chromium_reaches_the_echo_app_by_a_test_name(
-    tmp_path: Path, echo: Echo, browser_page: Any
-) -> None:
-    port = free_port()
-    apps = [(h, echo.port) for h in APPS]
-    with build_proxy("nginx", tmp_path, port, free_port(), apps):
-        response = browser_page.goto(f"http://{PROBE_HOST}:{port}/from/chromium?q=1")
-        assert response is not None and response.status == 200
-        seen = page_json(browser_page)
+def test_chromium_reaches_the_echo_app_by_a_test_name(proxies: Proxies, browser_page: Any) -> None:
+    port = proxies.port("nginx")
+    response = browser_page.goto(f"http://{PROBE_HOST}:{port}/from/chromium?q=1")
+    assert response is not None and response.status == 200
+    seen = page_json(browser_page)
 
     assert seen["path"] == "/from/chromium"
     assert seen["headers"]["host"] == f"{PROBE_HOST}:{port}"

@@ -5,12 +5,13 @@ two domains, ``app1.test`` and ``app2.test``, both bound to the group ``staff``,
 host, ``app3.test``, that the proxy serves but nobody registered. Every test browses with
 fresh clients, so tests share no cookies. The "browser" is an httpx client that follows
 redirects the way a browser does and records every hop; the last test drives Chromium
-against a deployment of its own.
+against the same deployments, and one behind Caddy.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -80,29 +81,40 @@ def deploy(kind: str, authgate: Authgate, start: Callable[..., Proxy]) -> Deploy
     return Deployment(kind, proxy, authgate)
 
 
+class Deployments:
+    """One deployment per proxy kind for this module, started when a test first needs it."""
+
+    def __init__(self, stack: contextlib.ExitStack, workdir: Path, echo: Echo) -> None:
+        self._stack, self._workdir, self._echo = stack, workdir, echo
+        self._made: dict[str, Deployment] = {}
+
+    def get(self, kind: str) -> Deployment:
+        if kind not in self._made:
+            workdir = self._workdir / kind
+            authgate = self._stack.enter_context(Authgate(workdir / "authgate"))
+            start = self._stack.enter_context(proxy_factory(kind, workdir, self._echo, authgate))
+            self._made[kind] = deploy(kind, authgate, start)
+        return self._made[kind]
+
+
+@pytest.fixture(scope="module")
+def deployments(tmp_path_factory: pytest.TempPathFactory, echo: Echo) -> Iterator[Deployments]:
+    """Every test uses fresh clients (own cookies), and nothing here changes users, groups
+    or apps, so sharing the deployments only saves start-up time."""
+    with contextlib.ExitStack() as stack:
+        yield Deployments(stack, tmp_path_factory.mktemp("sso"), echo)
+
+
 @pytest.fixture(scope="module", params=["nginx", "traefik"])
-def sso(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, echo: Echo
-) -> Iterator[Deployment]:
-    """One deployment per proxy for this module: every test uses fresh clients (own cookies),
-    and nothing here changes users, groups or apps, so sharing it only saves start-up time."""
-    kind: str = request.param
-    workdir = tmp_path_factory.mktemp(f"sso-{kind}")
-    with (
-        Authgate(workdir / "authgate") as authgate,
-        proxy_factory(kind, workdir, echo, authgate) as start,
-    ):
-        yield deploy(kind, authgate, start)
+def sso(request: pytest.FixtureRequest, deployments: Deployments) -> Deployment:
+    """The module's deployment behind each proxy in turn."""
+    return deployments.get(request.param)
 
 
 @pytest.fixture(params=["nginx", "traefik", "caddy"])
-def fresh_sso(
-    request: pytest.FixtureRequest, authgate: Authgate, tmp_path: Path, echo: Echo
-) -> Iterator[Deployment]:
-    """A deployment of its own (for the browser test), behind each proxy in turn."""
-    kind: str = request.param
-    with proxy_factory(kind, tmp_path, echo, authgate) as start:
-        yield deploy(kind, authgate, start)
+def browser_sso(request: pytest.FixtureRequest, deployments: Deployments) -> Deployment:
+    """The module's deployment behind each proxy in turn, Caddy too (for the browser test)."""
+    return deployments.get(request.param)
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,9 +487,9 @@ def _host_of(url: str) -> str:
 
 @pytest.mark.browser
 def test_chromium_login_second_app_and_sign_out(
-    fresh_sso: Deployment, browser_page: Any, tmp_path: Path
+    browser_sso: Deployment, browser_page: Any, tmp_path: Path
 ) -> None:
-    sso, page = fresh_sso, browser_page
+    sso, page = browser_sso, browser_page
     target = sso.url(APP1, "/x?a=1&b=2")
 
     page.goto(target)

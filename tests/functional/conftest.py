@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from authgate.server import AuthgateApp, create_app
 from authgate.storage.migrate import upgrade
 from authgate.storage.store import Store
 from authgate.web.runtime import Runtime
+from tests.forms import find_login_form
 
 PUBLIC = "http://auth.test"
 PREFIX = "/outpost.goauthentik.io"
@@ -36,7 +36,7 @@ class Harness:
         location = await self.follow(start_url, stop_at=f"{PUBLIC}/login")
         page = await self.client.get(location)
         assert page.status_code == 200, page.text
-        form = parse_form(page.text)
+        form = login_fields(page.text)
         form.update(username=username, password=password)
         posted = await self.client.post(f"{PUBLIC}/login", data=form)
         assert posted.status_code == 303, posted.text
@@ -72,9 +72,11 @@ class Harness:
             )
 
 
-def parse_form(html: str) -> dict[str, str]:
-    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html))
-    return {k: v.replace("&amp;", "&") for k, v in fields.items()}
+def login_fields(html: str) -> dict[str, str]:
+    """The fields the page's login form sends as it stands (CSRF token, state, ...)."""
+    form = find_login_form(html)
+    assert form is not None, f"no login form on the page:\n{html[:2000]}"
+    return form.fields
 
 
 @pytest.fixture(scope="session")

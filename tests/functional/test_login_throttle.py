@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from authgate.storage.redis.counters import RedisCounters
-from tests.functional.conftest import PASSWORD, PUBLIC, Harness, parse_form
+from tests.functional.conftest import PASSWORD, PUBLIC, Harness, login_fields
 
 OWNER_IP = "203.0.113.7"
 ATTACKER_IP = "198.51.100.66"
@@ -43,7 +43,7 @@ async def sign_in(
 ) -> httpx.Response:
     """Open the login form and submit it, from ``ip`` (as the trusted proxy reports it)."""
     page = await browser.get(f"{PUBLIC}/login")
-    form = parse_form(page.text) | {"username": username, "password": password}
+    form = login_fields(page.text) | {"username": username, "password": password}
     return await browser.post(f"{PUBLIC}/login", data=form, headers={"x-forwarded-for": ip})
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from tests.forms import find_form_with
 from tests.functional.conftest import PREFIX, PUBLIC, Harness
 
 
@@ -45,9 +46,9 @@ async def test_user_outside_bound_group_sees_the_deny_page(harness: Harness) -> 
     first = await harness.check("app1.test", "/")
     location = await harness.follow(first.headers["location"], stop_at=f"{PUBLIC}/login")
     page = await harness.client.get(location)
-    from tests.functional.conftest import PASSWORD, parse_form
+    from tests.functional.conftest import PASSWORD, login_fields
 
-    form = parse_form(page.text) | {"username": "bob", "password": PASSWORD}
+    form = login_fields(page.text) | {"username": "bob", "password": PASSWORD}
     posted = await harness.client.post(f"{PUBLIC}/login", data=form)
     denied = await harness.client.get(posted.headers["location"])
     assert denied.status_code == 403
@@ -142,7 +143,7 @@ async def test_authentik_query_markers(harness: Harness) -> None:
 
 async def test_parallel_logins_do_not_spoil_each_other(harness: Harness) -> None:
     """Two tabs open the app at once: both sign-ins complete, each back on its own page."""
-    from tests.functional.conftest import PASSWORD, parse_form
+    from tests.functional.conftest import PASSWORD, login_fields
 
     starts = [(await harness.check("app1.test", path)).headers["location"] for path in ("/a", "/b")]
     # Both start requests leave the browser before either answer is back: neither carries
@@ -157,15 +158,13 @@ async def test_parallel_logins_do_not_spoil_each_other(harness: Harness) -> None
         harness.client.cookies.extract_cookies(answer)
     authorize = [answer.headers["location"] for answer in answers]
     login = await harness.client.get(await harness.follow(authorize[0]))
-    form = parse_form(login.text) | {"username": "alice", "password": PASSWORD}
+    form = login_fields(login.text) | {"username": "alice", "password": PASSWORD}
     await harness.client.post(f"{PUBLIC}/login", data=form)
     landed = [await harness.follow(url) for url in authorize]
     assert landed == ["http://app1.test/a", "http://app1.test/b"]
 
 
 async def test_sign_out_started_by_another_site_asks_first(harness: Harness) -> None:
-    import re
-
     first = await harness.check("app1.test", "/")
     await harness.login(first.headers["location"])
     url = f"http://app1.test{PREFIX}/sign_out"
@@ -174,8 +173,8 @@ async def test_sign_out_started_by_another_site_asks_first(harness: Harness) -> 
     assert (await harness.check("app1.test", "/")).status_code == 200  # still signed in
     forged = await harness.client.post(url, data={"csrf_token": "forged"})
     assert forged.status_code == 200 and (await harness.check("app1.test", "/")).status_code == 200
-    token = re.search(r'name="csrf_token" value="([^"]+)"', asked.text)
-    assert token is not None
-    done = await harness.client.post(url, data={"csrf_token": token.group(1)})
+    form = find_form_with(asked.text, "csrf_token")
+    assert form is not None and form.fields["csrf_token"], asked.text
+    done = await harness.client.post(url, data={"csrf_token": form.fields["csrf_token"]})
     assert done.status_code == 302
     assert (await harness.check("app1.test", "/")).status_code == 302

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from tests.functional.conftest import PASSWORD, PUBLIC, Harness, parse_form
+from tests.functional.conftest import PASSWORD, PUBLIC, Harness, login_fields
 from tests.functional.dialects import DIALECTS, ask
 
 # aiosqlite's worker thread may raise while the killed database's connections are closed at
@@ -36,7 +36,7 @@ async def test_checks_fail_closed_and_say_why(harness: Harness) -> None:
 
 async def test_portal_shows_a_503_page_not_a_traceback(harness: Harness) -> None:
     page = await harness.client.get(f"{PUBLIC}/login")
-    form = parse_form(page.text) | {"username": "alice", "password": PASSWORD}
+    form = login_fields(page.text) | {"username": "alice", "password": PASSWORD}
     await kill_store(harness)
     posted = await harness.client.post(f"{PUBLIC}/login", data=form)
     assert posted.status_code == 503

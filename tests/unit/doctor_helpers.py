@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from authgate.doctor import registry, sources
-from authgate.doctor.context import Context
 from authgate.doctor.findings import Finding, Severity
+from authgate.doctor.survey import Survey
 from authgate.forward.model import AppView
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -44,7 +44,7 @@ def check(
     paths: Sequence[str | Path], apps: list[AppView] | None = None, stdin: str = ""
 ) -> list[Finding]:
     inputs = sources.read([str(p) for p in paths], io.StringIO(stdin))
-    return registry.run(Context(inputs, apps, "no store in this test"))
+    return registry.run(Survey(inputs, apps, "no store in this test"))
 
 
 def errors(findings: Iterable[Finding]) -> list[Finding]:

@@ -8,7 +8,7 @@ import pytest
 
 from authgate.doctor import caddy, nginx
 from authgate.doctor.findings import Severity
-from authgate.doctor.traefik import Rule
+from authgate.doctor.traefik import RouterRule
 from authgate.forward.headers import IDENTITY_HEADERS
 from tests.e2e.proxyconf import caddyfile, ingress_nginx_conf, traefik_dynamic
 
@@ -298,14 +298,14 @@ def test_traefik_chain_middleware_is_followed(tmp_path: Path) -> None:
         ("PathRegexp(`^/api/v[0-9]+`)", "a.test", "/api/v2/x", True),
     ],
 )
-def test_traefik_rules(rule: str, host: str, path: str, expected: bool) -> None:
-    assert Rule(rule).matches(host, path) is expected
+def test_traefik_router_rules(rule: str, host: str, path: str, expected: bool) -> None:
+    assert RouterRule(rule).matches(host, path) is expected
 
 
 @pytest.mark.parametrize("bad", ["Host(`a`", "Host(`a`) &&", "Nope", "Host(`a`) Host(`b`)"])
-def test_traefik_rules_that_cannot_be_read(bad: str) -> None:
+def test_traefik_router_rules_that_cannot_be_read(bad: str) -> None:
     with pytest.raises(ValueError, match="rule"):
-        Rule(bad)
+        RouterRule(bad)
 
 
 AUTHENTIK_NGINX = """\

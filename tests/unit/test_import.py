@@ -12,8 +12,8 @@ from click.testing import CliRunner, Result
 
 from authgate.cli.main import cli
 from authgate.doctor import imports, sources
-from authgate.doctor.context import host_setups
 from authgate.doctor.kube import Inventory
+from authgate.doctor.survey import host_setups
 from authgate.storage.migrate import upgrade
 from authgate.storage.store import Store
 

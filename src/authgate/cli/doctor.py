@@ -98,25 +98,25 @@ def doctor(
 
 def _static(ctx: click.Context, paths: tuple[str, ...]) -> list[Finding]:
     from authgate.doctor import registry, sources
-    from authgate.doctor.context import Context
+    from authgate.doctor.survey import Survey
 
     inputs = sources.read(paths, sys.stdin)
     apps, note = known_apps(ctx)
     if not paths:
         return _store_only(apps, note)
-    return registry.run(Context(inputs, apps, note))
+    return registry.run(Survey(inputs, apps, note))
 
 
 def _store_only(apps: list[AppView] | None, note: str) -> list[Finding]:
     """``--store`` alone: the store's own problems, or why it could not be read."""
-    from authgate.doctor import registry, rules_routes
-    from authgate.doctor.context import Context
+    from authgate.doctor import checks_routes, registry
     from authgate.doctor.findings import error, info
     from authgate.doctor.sources import Inputs
+    from authgate.doctor.survey import Survey
 
     if apps is None:
         return [error("store-unreadable", "authgate store", note, "check --config / AUTHGATE_*")]
-    found = registry.run(Context(Inputs(), apps, note), (rules_routes.app_conflicts,))
+    found = registry.run(Survey(Inputs(), apps, note), (checks_routes.app_conflicts,))
     return found or [info("store-ok", "authgate store", f"{len(apps)} app(s), one per host")]
 
 

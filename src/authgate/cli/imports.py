@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 def _plans(paths: tuple[str, ...]) -> list[AppPlan]:
     from authgate.doctor import imports, sources
-    from authgate.doctor.context import host_setups
     from authgate.doctor.findings import Severity
     from authgate.doctor.kube import Inventory
+    from authgate.doctor.survey import host_setups
 
     inputs = sources.read(paths, sys.stdin)
     problems = [p for p in inputs.problems if p.severity is Severity.ERROR]

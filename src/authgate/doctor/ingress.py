@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from authgate.doctor.findings import Where
 from authgate.doctor.kube import Inventory, KObject, dig, items, line_of, mapping, text
 from authgate.doctor.routes import OUTPOST, ForwardAuth, HostSetup, Route, group_by_host, path_regex
-from authgate.doctor.traefik import Router, Rule, crd_auth, guessed_auth
+from authgate.doctor.traefik import Router, RouterRule, crd_auth, guessed_auth
 
 TRAEFIK_ANNOTATION = "traefik.ingress.kubernetes.io/"
 
@@ -141,7 +141,7 @@ def traefik_routers(inv: Inventory) -> list[Router]:
         for host, node, path, kind, backend in _paths(ing):
             matcher = "Path" if kind == "Exact" else "PathPrefix"
             try:
-                rule = Rule(f"Host(`{host}`) && {matcher}(`{path}`)")
+                rule = RouterRule(f"Host(`{host}`) && {matcher}(`{path}`)")
             except ValueError:
                 continue
             route = _route(ing, host, node, path, kind, backend, auth, "traefik")

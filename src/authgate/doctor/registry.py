@@ -1,42 +1,43 @@
-"""Every static rule, in the order a person would fix things; ``run`` applies them all."""
+"""Every static check, in the order a person would fix things; ``run`` applies them all."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from authgate.doctor import rules_ingress, rules_kube, rules_routes, rules_traefik
-from authgate.doctor.context import Context
+from authgate.doctor import checks_ingress, checks_kube, checks_routes, checks_traefik
 from authgate.doctor.findings import Finding, ordered
+from authgate.doctor.survey import Survey
 
-Rule = Callable[[Context], Iterable[Finding]]
+#: A static check: reads the survey, names what goes wrong for the user and the fix.
+Check = Callable[[Survey], Iterable[Finding]]
 
-RULES: tuple[Rule, ...] = (
-    rules_routes.outpost_behind_auth,
-    rules_routes.no_outpost_route,
-    rules_routes.auth_endpoint,
-    rules_routes.unregistered_hosts,
-    rules_routes.app_conflicts,
-    rules_ingress.signin,
-    rules_ingress.forwarded_host,
-    rules_ingress.snippets,
-    rules_ingress.set_cookie_listed,
-    rules_ingress.retired,
-    rules_kube.externalname_ip,
-    rules_kube.service_ports,
-    rules_kube.endpoints,
-    rules_kube.endpointslice_label,
-    rules_kube.deprecated_endpoints,
-    rules_kube.traefik_group,
-    rules_traefik.missing_middleware,
-    rules_traefik.cross_namespace,
-    rules_routes.identity_headers,
-    rules_routes.keepalive,
+CHECKS: tuple[Check, ...] = (
+    checks_routes.outpost_behind_auth,
+    checks_routes.no_outpost_route,
+    checks_routes.auth_endpoint,
+    checks_routes.unregistered_hosts,
+    checks_routes.app_conflicts,
+    checks_ingress.signin,
+    checks_ingress.forwarded_host,
+    checks_ingress.snippets,
+    checks_ingress.set_cookie_listed,
+    checks_ingress.retired,
+    checks_kube.externalname_ip,
+    checks_kube.service_ports,
+    checks_kube.endpoints,
+    checks_kube.endpointslice_label,
+    checks_kube.deprecated_endpoints,
+    checks_kube.traefik_group,
+    checks_traefik.missing_middleware,
+    checks_traefik.cross_namespace,
+    checks_routes.identity_headers,
+    checks_routes.keepalive,
 )
 
 
-def run(ctx: Context, rules: Iterable[Rule] = RULES) -> list[Finding]:
-    """The input's own problems and every rule's findings, errors first."""
-    found = list(ctx.inputs.problems)
-    for rule in rules:
-        found.extend(rule(ctx))
+def run(survey: Survey, checks: Iterable[Check] = CHECKS) -> list[Finding]:
+    """The input's own problems and every check's findings, errors first."""
+    found = list(survey.inputs.problems)
+    for check in checks:
+        found.extend(check(survey))
     return ordered(found)

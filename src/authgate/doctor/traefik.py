@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"\s*(&&|\|\||!|\(|\)|,|`[^`]*`|\"(?:[^\"\\]|\\.)*\"|'[^']*'
 Tree = tuple[Any, ...]
 
 
-class Rule:
+class RouterRule:
     """A router rule (``Host(`a`) && PathPrefix(`/b`)``) that can say whether it matches."""
 
     def __init__(self, source: str) -> None:
@@ -203,11 +203,11 @@ def crd_auth(
 @dataclass(frozen=True)
 class Router:
     route: Route
-    rule: Rule
+    rule: RouterRule
     priority: int
 
 
-def _open_path(rule: Rule) -> str | None:
+def _open_path(rule: RouterRule) -> str | None:
     paths = rule.paths()
     if not paths:
         return None
@@ -215,7 +215,7 @@ def _open_path(rule: Rule) -> str | None:
     return "^" + parts[0] if len(parts) == 1 else "^(?:" + "|".join(parts) + ")"
 
 
-def _routes(rule: Rule, priority: int, **fields: Any) -> Iterator[Router]:
+def _routes(rule: RouterRule, priority: int, **fields: Any) -> Iterator[Router]:
     for host in dict.fromkeys(rule.hosts()):
         outpost = rule.matches(host, OUTPOST_PROBE) and not rule.matches(host, APP_PROBE)
         paths = [p for _, p in rule.paths()]
@@ -230,7 +230,7 @@ def _routes(rule: Rule, priority: int, **fields: Any) -> Iterator[Router]:
         yield Router(route, rule, priority)
 
 
-def _priority(value: object, rule: Rule) -> int:
+def _priority(value: object, rule: RouterRule) -> int:
     try:
         return int(str(value)) if value not in (None, "", 0) else len(rule.source)
     except ValueError:
@@ -243,7 +243,7 @@ def ingressroute_routers(inv: Inventory, obj: KObject) -> Iterator[Router]:
     for number, entry in enumerate(items(spec.get("routes")), 1):
         route_spec = mapping(entry)
         try:
-            rule = Rule(text(route_spec.get("match")))
+            rule = RouterRule(text(route_spec.get("match")))
         except ValueError:
             continue
         where = Where(obj.file, line_of(entry) or obj.where.line)
@@ -277,7 +277,7 @@ def file_routers(doc: Mapping[str, Any], file: str) -> Iterator[Router]:
     for name, body in mapping(http.get("routers")).items():
         router = mapping(body)
         try:
-            rule = Rule(text(router.get("rule")))
+            rule = RouterRule(text(router.get("rule")))
         except ValueError:
             continue
         where = Where(file, line_of(body) or line_of(http.get("routers"), name))

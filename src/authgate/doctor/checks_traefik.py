@@ -1,12 +1,13 @@
-"""Rules for Traefik's references: Middlewares that are missing or in another namespace."""
+"""Static checks for Traefik's references: Middlewares that are missing or in another
+namespace."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from authgate.doctor.context import Context
 from authgate.doctor.findings import Finding, Where, error, warning
 from authgate.doctor.kube import KObject, dig, items, line_of, mapping, same_namespace, text
+from authgate.doctor.survey import Survey
 
 ALLOW = (
     "set allowCrossNamespace: true on the kubernetesCRD provider (Helm: "
@@ -27,8 +28,8 @@ def _refs(obj: KObject) -> Iterator[tuple[str, str, str, Where]]:
             yield "Service", text(node.get("namespace")), text(node.get("name")), where
 
 
-def cross_namespace(ctx: Context) -> Iterator[Finding]:
-    for obj in ctx.inventory.of("IngressRoute"):
+def cross_namespace(survey: Survey) -> Iterator[Finding]:
+    for obj in survey.inventory.of("IngressRoute"):
         others = [
             (kind, ns, name, where)
             for kind, ns, name, where in _refs(obj)
@@ -47,14 +48,14 @@ def cross_namespace(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def missing_middleware(ctx: Context) -> Iterator[Finding]:
-    for obj in ctx.inventory.of("IngressRoute"):
+def missing_middleware(survey: Survey) -> Iterator[Finding]:
+    for obj in survey.inventory.of("IngressRoute"):
         for kind, ns, name, where in _refs(obj):
             if kind != "Middleware" or "@" in name:
                 continue
-            if ctx.inventory.find("Middleware", ns or obj.namespace, name) is None:
+            if survey.inventory.find("Middleware", ns or obj.namespace, name) is None:
                 yield _missing(obj.ref, f"{ns or obj.namespace or 'default'}/{name}", where)
-    for doc, file in ctx.inputs.traefik_files:
+    for doc, file in survey.inputs.traefik_files:
         defined = mapping(dig(doc, "http", "middlewares"))
         for router_name, router in mapping(dig(doc, "http", "routers")).items():
             for ref in (text(m) for m in items(mapping(router).get("middlewares"))):

@@ -1,27 +1,28 @@
-"""Rules for ingress-nginx's ``auth-*`` annotations (seed 000) and for ingress-nginx itself."""
+"""Static checks for ingress-nginx's ``auth-*`` annotations (seed 000) and for ingress-nginx
+itself."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from authgate.doctor.context import Context
 from authgate.doctor.findings import Finding, Where, error, warning
 from authgate.doctor.ingress import runs_on_traefik
 from authgate.doctor.kube import NGINX_PREFIX, KObject, items, mapping, text
 from authgate.doctor.routes import OUTPOST
+from authgate.doctor.survey import Survey
 from authgate.forward.hosts import within_domain
 
 SNIPPETS = ("configuration-snippet", "auth-snippet", "server-snippet")
 SIGNIN_FORM = f"{OUTPOST}/start?rd=$scheme://$http_host$request_uri"
 
 
-def _nginx_ingresses(ctx: Context) -> list[KObject]:
-    return [i for i in ctx.inventory.of("Ingress") if not runs_on_traefik(i)]
+def _nginx_ingresses(survey: Survey) -> list[KObject]:
+    return [i for i in survey.inventory.of("Ingress") if not runs_on_traefik(i)]
 
 
-def _with_auth(ctx: Context) -> list[KObject]:
-    return [i for i in _nginx_ingresses(ctx) if i.annotation("auth-url") is not None]
+def _with_auth(survey: Survey) -> list[KObject]:
+    return [i for i in _nginx_ingresses(survey) if i.annotation("auth-url") is not None]
 
 
 def _at(ing: KObject, short: str) -> Where:
@@ -32,14 +33,14 @@ def _hosts(ing: KObject) -> list[str]:
     return [h for r in items(ing.spec.get("rules")) if (h := text(mapping(r).get("host")).lower())]
 
 
-def forwarded_host(ctx: Context) -> Iterator[Finding]:
-    for ing in _with_auth(ctx):
+def forwarded_host(survey: Survey) -> Iterator[Finding]:
+    for ing in _with_auth(survey):
         ref = ing.annotation("auth-proxy-set-headers")
         if ref is None:
             yield _forwarded_host_warning(ing, "there is no auth-proxy-set-headers annotation")
             continue
         namespace, _, name = ref.rpartition("/")
-        configmap = ctx.inventory.find("ConfigMap", namespace or ing.namespace, name)
+        configmap = survey.inventory.find("ConfigMap", namespace or ing.namespace, name)
         if configmap is None:
             yield error(
                 "nginx-proxy-headers-configmap-missing",
@@ -70,8 +71,8 @@ def _forwarded_host_warning(ing: KObject, why: str) -> Finding:
     )
 
 
-def snippets(ctx: Context) -> Iterator[Finding]:
-    for ing in _nginx_ingresses(ctx):
+def snippets(survey: Survey) -> Iterator[Finding]:
+    for ing in _nginx_ingresses(survey):
         for short in SNIPPETS:
             if ing.annotation(short) is not None:
                 yield warning(
@@ -86,8 +87,8 @@ def snippets(ctx: Context) -> Iterator[Finding]:
                 )
 
 
-def set_cookie_listed(ctx: Context) -> Iterator[Finding]:
-    for ing in _with_auth(ctx):
+def set_cookie_listed(survey: Survey) -> Iterator[Finding]:
+    for ing in _with_auth(survey):
         listed = [
             h.strip().lower() for h in (ing.annotation("auth-response-headers") or "").split(",")
         ]
@@ -103,8 +104,8 @@ def set_cookie_listed(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def signin(ctx: Context) -> Iterator[Finding]:
-    for ing in _with_auth(ctx):
+def signin(survey: Survey) -> Iterator[Finding]:
+    for ing in _with_auth(survey):
         url = ing.annotation("auth-signin")
         hosts = _hosts(ing)
         first = hosts[0] if hosts else "HOST"
@@ -118,10 +119,10 @@ def signin(ctx: Context) -> Iterator[Finding]:
                 _at(ing, "auth-url"),
             )
             continue
-        yield from _signin_url(ctx, ing, url, hosts)
+        yield from _signin_url(survey, ing, url, hosts)
 
 
-def _signin_url(ctx: Context, ing: KObject, url: str, hosts: list[str]) -> Iterator[Finding]:
+def _signin_url(survey: Survey, ing: KObject, url: str, hosts: list[str]) -> Iterator[Finding]:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     where = _at(ing, "auth-signin")
@@ -129,7 +130,11 @@ def _signin_url(ctx: Context, ing: KObject, url: str, hosts: list[str]) -> Itera
         text(h).lower() for t in items(ing.spec.get("tls")) for h in items(mapping(t).get("hosts"))
     }
     for app_host in hosts:
-        if "$" not in parts.netloc and host != app_host and not _shared_cookie(ctx, host, app_host):
+        if (
+            "$" not in parts.netloc
+            and host != app_host
+            and not _shared_cookie(survey, host, app_host)
+        ):
             same_parent = host.split(".")[-2:] == app_host.split(".")[-2:]
             make = warning if same_parent else error
             yield make(
@@ -161,12 +166,12 @@ def _signin_url(ctx: Context, ing: KObject, url: str, hosts: list[str]) -> Itera
             )
 
 
-def _shared_cookie(ctx: Context, a: str, b: str) -> bool:
+def _shared_cookie(survey: Survey, a: str, b: str) -> bool:
     return any(
         app.mode == "domain"
         and within_domain(a, app.cookie_domain)
         and within_domain(b, app.cookie_domain)
-        for app in ctx.apps or ()
+        for app in survey.apps or ()
     )
 
 
@@ -177,8 +182,8 @@ def _says_nginx(ing: KObject) -> bool:
     return "nginx" in cls or any(str(k).startswith(NGINX_PREFIX) for k in ing.annotations)
 
 
-def retired(ctx: Context) -> Iterator[Finding]:
-    ingresses = [i for i in _nginx_ingresses(ctx) if _says_nginx(i)]
+def retired(survey: Survey) -> Iterator[Finding]:
+    ingresses = [i for i in _nginx_ingresses(survey) if _says_nginx(i)]
     ingresses.sort(key=lambda i: i.annotation("auth-url") is None)  # name a protected one
     if ingresses:
         yield warning(

@@ -1,13 +1,14 @@
-"""Rules over every proxy's routes: the outpost path, identity headers, registered apps."""
+"""Static checks over every proxy's routes: the outpost path, identity headers, registered
+apps."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-from authgate.doctor.context import Context
 from authgate.doctor.findings import Finding, error, info, warning
 from authgate.doctor.routes import DIALECT_OF, OUTPOST, HostSetup, Route
+from authgate.doctor.survey import Survey
 from authgate.forward.headers import IDENTITY_HEADERS
 from authgate.forward.hosts import canonical_host, within_domain
 
@@ -37,9 +38,9 @@ def _fix(table: dict[str, str], setup: HostSetup) -> str:
     return table.get(setup.proxy, table["nginx"]).replace("HOST", setup.host)
 
 
-def outpost_behind_auth(ctx: Context) -> Iterator[Finding]:
+def outpost_behind_auth(survey: Survey) -> Iterator[Finding]:
     """The outpost route exists, but the check still runs for the outpost path: a loop."""
-    for setup in ctx.setups:
+    for setup in survey.setups:
         served = setup.serves_outpost
         if not setup.outpost_routes or served is None or served.auth is None:
             continue
@@ -65,8 +66,8 @@ def outpost_behind_auth(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def no_outpost_route(ctx: Context) -> Iterator[Finding]:
-    for setup in ctx.setups:
+def no_outpost_route(survey: Survey) -> Iterator[Finding]:
+    for setup in survey.setups:
         if not setup.protected or setup.outpost_routes:
             continue
         route = next(r for r in setup.routes if r.auth is not None)
@@ -86,8 +87,8 @@ def no_outpost_route(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def identity_headers(ctx: Context) -> Iterator[Finding]:
-    for auth in ctx.auths():
+def identity_headers(survey: Survey) -> Iterator[Finding]:
+    for auth in survey.auths():
         if auth.copied is None:
             continue
         listed = {h.lower() for h in auth.copied}
@@ -105,29 +106,29 @@ def identity_headers(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _registered(ctx: Context, host: str) -> bool:
+def _registered(survey: Survey, host: str) -> bool:
     canonical = canonical_host(host) or host
     return any(
         app.host == canonical
         or (app.mode == "domain" and within_domain(canonical, app.cookie_domain))
-        for app in ctx.apps or ()
+        for app in survey.apps or ()
     )
 
 
-def unregistered_hosts(ctx: Context) -> Iterator[Finding]:
-    protected = [s for s in ctx.setups if s.protected]
+def unregistered_hosts(survey: Survey) -> Iterator[Finding]:
+    protected = [s for s in survey.setups if s.protected]
     if not protected:
         return
-    if ctx.apps is None:
+    if survey.apps is None:
         yield info(
             "apps-not-compared",
             "authgate store",
-            f"protected hosts were not compared with authgate's apps: {ctx.store_note}",
+            f"protected hosts were not compared with authgate's apps: {survey.store_note}",
             "run the doctor where authgate's settings reach its store (--config, AUTHGATE_*)",
         )
         return
     for setup in protected:
-        if canonical_host(setup.host) is None or _registered(ctx, setup.host):
+        if canonical_host(setup.host) is None or _registered(survey, setup.host):
             continue  # a default server or wildcard names no one host to register
         route: Route = next(r for r in setup.routes if r.auth is not None)
         scheme = "https" if setup.tls else "http"
@@ -142,9 +143,9 @@ def unregistered_hosts(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def auth_endpoint(ctx: Context) -> Iterator[Finding]:
+def auth_endpoint(survey: Survey) -> Iterator[Finding]:
     """The auth URL's dialect must be the proxy's: nginx cannot pass a redirect on."""
-    for auth in ctx.auths():
+    for auth in survey.auths():
         marker = OUTPOST + "/auth/"
         if marker not in auth.address:
             continue
@@ -183,8 +184,8 @@ def auth_endpoint(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def keepalive(ctx: Context) -> Iterator[Finding]:
-    for auth in ctx.auths():
+def keepalive(survey: Survey) -> Iterator[Finding]:
+    for auth in survey.auths():
         if auth.keepalive is False:
             yield info(
                 "auth-keepalive-off",
@@ -198,12 +199,12 @@ def keepalive(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def app_conflicts(ctx: Context) -> Iterator[Finding]:
+def app_conflicts(survey: Survey) -> Iterator[Finding]:
     """Two apps for one host (or two domain-mode apps for one cookie domain) in the store:
     authgate refuses that host rather than pick one."""
     from authgate.forward.apps import find_conflicts
 
-    for conflict in find_conflicts(ctx.apps or ()):
+    for conflict in find_conflicts(survey.apps or ()):
         yield error(
             "apps-claim-one-host",
             f"authgate store: {conflict.kind} {conflict.name}",

@@ -1,4 +1,5 @@
-"""What every rule looks at: the inputs, the objects by kind, each host's setup, the apps."""
+"""What every static check looks at, the survey of a setup: the inputs, the objects by kind,
+each host's setup, the apps authgate knows."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from authgate.forward.model import AppView
 
 
 @dataclass
-class Context:
+class Survey:
     inputs: Inputs
     apps: list[AppView] | None = None  # None: no store was reachable
     store_note: str = ""  # why there are no apps to compare with

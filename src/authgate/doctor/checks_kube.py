@@ -1,4 +1,5 @@
-"""Rules for the Kubernetes objects around the routes: Services, endpoints, Traefik CRDs."""
+"""Static checks for the Kubernetes objects around the routes: Services, endpoints, Traefik
+CRDs."""
 
 from __future__ import annotations
 
@@ -6,15 +7,15 @@ import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from authgate.doctor.context import Context
 from authgate.doctor.findings import Finding, Where, error, warning
 from authgate.doctor.kube import KObject, dig, items, line_of, mapping, same_namespace, text
+from authgate.doctor.survey import Survey
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
-def externalname_ip(ctx: Context) -> Iterator[Finding]:
-    for svc in ctx.inventory.of("Service"):
+def externalname_ip(survey: Survey) -> Iterator[Finding]:
+    for svc in survey.inventory.of("Service"):
         name = text(svc.spec.get("externalName"))
         try:
             ipaddress.ip_address(name)
@@ -35,9 +36,9 @@ def _ports(svc: KObject) -> list[Mapping[str, Any]]:
     return [mapping(p) for p in items(svc.spec.get("ports"))]
 
 
-def _backends(ctx: Context) -> Iterator[tuple[KObject, str, str, str, Where]]:
+def _backends(survey: Survey) -> Iterator[tuple[KObject, str, str, str, Where]]:
     """(referring object, namespace, service name, port, place) for every service reference."""
-    for ing in ctx.inventory.of("Ingress"):
+    for ing in survey.inventory.of("Ingress"):
         for rule in items(ing.spec.get("rules")):
             for path in items(dig(rule, "http", "paths")):
                 svc = mapping(dig(path, "backend", "service"))
@@ -45,7 +46,7 @@ def _backends(ctx: Context) -> Iterator[tuple[KObject, str, str, str, Where]]:
                 port_ref = text(port.get("number")) or text(port.get("name"))
                 where = Where(ing.file, line_of(path) or ing.where.line)
                 yield ing, ing.namespace, text(svc.get("name")), port_ref, where
-    for route_obj in ctx.inventory.of("IngressRoute"):
+    for route_obj in survey.inventory.of("IngressRoute"):
         for route in items(route_obj.spec.get("routes")):
             for svc in (mapping(s) for s in items(mapping(route).get("services"))):
                 if text(svc.get("kind")) in ("", "Service"):
@@ -54,9 +55,9 @@ def _backends(ctx: Context) -> Iterator[tuple[KObject, str, str, str, Where]]:
                     yield route_obj, namespace, text(svc.get("name")), text(svc.get("port")), where
 
 
-def service_ports(ctx: Context) -> Iterator[Finding]:
-    for owner, namespace, name, port, where in _backends(ctx):
-        svc = ctx.inventory.find("Service", namespace, name)
+def service_ports(survey: Survey) -> Iterator[Finding]:
+    for owner, namespace, name, port, where in _backends(survey):
+        svc = survey.inventory.find("Service", namespace, name)
         if svc is None or not port or text(svc.spec.get("type")) == "ExternalName":
             continue
         known = {text(p.get("port")) for p in _ports(svc)} | {
@@ -74,33 +75,35 @@ def service_ports(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def _endpoint_ports(ctx: Context, svc: KObject) -> Iterator[tuple[KObject, Mapping[str, Any]]]:
-    for eps in ctx.inventory.of("Endpoints"):
+def _endpoint_ports(survey: Survey, svc: KObject) -> Iterator[tuple[KObject, Mapping[str, Any]]]:
+    for eps in survey.inventory.of("Endpoints"):
         if eps.name == svc.name and same_namespace(eps.namespace, svc.namespace):
             for subset in items(eps.body.get("subsets")):
                 for port in items(mapping(subset).get("ports")):
                     yield eps, mapping(port)
-    for eps in _slices(ctx, svc):
+    for eps in _slices(survey, svc):
         for port in items(eps.body.get("ports")):
             yield eps, mapping(port)
 
 
-def _slices(ctx: Context, svc: KObject) -> list[KObject]:
+def _slices(survey: Survey, svc: KObject) -> list[KObject]:
     return [
         s
-        for s in ctx.inventory.of("EndpointSlice")
+        for s in survey.inventory.of("EndpointSlice")
         if text(mapping(dig(s.body, "metadata", "labels")).get(SERVICE_NAME_LABEL)) == svc.name
         and same_namespace(s.namespace, svc.namespace)
     ]
 
 
-def endpoints(ctx: Context) -> Iterator[Finding]:
+def endpoints(survey: Survey) -> Iterator[Finding]:
     """Services without selector: their endpoints must exist and name the Service's ports."""
-    for svc in ctx.inventory.of("Service"):
+    for svc in survey.inventory.of("Service"):
         if svc.spec.get("selector") or text(svc.spec.get("type")) == "ExternalName":
             continue
-        found = list(_endpoint_ports(ctx, svc))
-        has_objects = ctx.inventory.find("Endpoints", svc.namespace, svc.name) or _slices(ctx, svc)
+        found = list(_endpoint_ports(survey, svc))
+        has_objects = survey.inventory.find("Endpoints", svc.namespace, svc.name) or _slices(
+            survey, svc
+        )
         if not has_objects:
             yield warning(
                 "endpoints-missing",
@@ -147,8 +150,8 @@ def _port_names(svc: KObject, found: list[tuple[KObject, Mapping[str, Any]]]) ->
             )
 
 
-def endpointslice_label(ctx: Context) -> Iterator[Finding]:
-    for eps in ctx.inventory.of("EndpointSlice"):
+def endpointslice_label(survey: Survey) -> Iterator[Finding]:
+    for eps in survey.inventory.of("EndpointSlice"):
         labels = mapping(dig(eps.body, "metadata", "labels"))
         if not text(labels.get(SERVICE_NAME_LABEL)):
             yield error(
@@ -161,8 +164,8 @@ def endpointslice_label(ctx: Context) -> Iterator[Finding]:
             )
 
 
-def deprecated_endpoints(ctx: Context) -> Iterator[Finding]:
-    for eps in ctx.inventory.of("Endpoints"):
+def deprecated_endpoints(survey: Survey) -> Iterator[Finding]:
+    for eps in survey.inventory.of("Endpoints"):
         yield warning(
             "endpoints-deprecated",
             eps.ref,
@@ -175,8 +178,8 @@ def deprecated_endpoints(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def traefik_group(ctx: Context) -> Iterator[Finding]:
-    for obj in ctx.inventory.objects:
+def traefik_group(survey: Survey) -> Iterator[Finding]:
+    for obj in survey.inventory.objects:
         if obj.group == "traefik.containo.us":
             yield warning(
                 "traefik-containo-us",

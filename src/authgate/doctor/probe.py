@@ -3,7 +3,6 @@ name the hop that fails with the causes seed 000's troubleshooting table lists.
 
     app URL ──302──> <app>/outpost…/start ──302──> portal /flow/authorize ──> login form
       (with --user/--password-stdin:) ──POST──> <app>/outpost…/callback ──302──> app URL ──200
-
 Needs no credentials: without them it stops, satisfied, at the login form.
 """
 
@@ -386,15 +385,12 @@ def _walk(browser: Browser, walk: Walk) -> list[Finding]:
 
 def _short(url: object, limit: int = 120) -> str:
     """A URL for a step line: the sign-in state and codes are long and say nothing to a person."""
-    text = str(url)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text := str(url)) <= limit else text[: limit - 1] + "…"
 
 
 def _unreachable(step: str, stage: str, url: httpx.URL, exc: Exception) -> Finding:
-    what = {
-        "portal": "the portal (AUTHGATE_PUBLIC_URL) is not reachable from here",
-        "app": f"cannot reach {url.host}",
-    }.get(stage, f"cannot reach {url.host}")
+    portal = "the portal (AUTHGATE_PUBLIC_URL) is not reachable from here"
+    what = portal if stage == "portal" else f"cannot reach {url.host}"
     return error(
         "live-unreachable",
         step,

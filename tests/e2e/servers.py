@@ -87,6 +87,15 @@ class Process:
         self.proc: subprocess.Popen[bytes] | None = None
 
     # -- to be filled in by each server ------------------------------------------------
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> bool:
+        """True once ``text`` is in the server's log (logs are written a moment late)."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log.read_text(errors="replace"):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     def command(self) -> list[str]:
         raise NotImplementedError
 

@@ -326,7 +326,7 @@ def test_forged_identity_headers_never_reach_the_upstream(
 
     assert not problems, "\n".join(problems)
     # each refusal is logged with the header's name
-    assert wait_for_log(stack.authgate, "client sent identity header remote-user")
+    assert stack.authgate.wait_for_log("client sent identity header remote-user")
 
 
 # --------------------------------------------------------------------------------------------
@@ -801,15 +801,6 @@ def test_deny_page_decision_id_explains_the_rule(
     assert decision["reason"] == "rule 3 denies", decision
 
 
-def wait_for_log(authgate: Authgate, text: str, timeout: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while text not in authgate.log.read_text(errors="replace"):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def test_deny_page_decision_id_is_in_the_log(
     stack: Stack, client_factory: Callable[..., httpx.Client]
 ) -> None:
@@ -821,7 +812,7 @@ def test_deny_page_decision_id_is_in_the_log(
 
     found = DECISION_ID.search(visit.final.text)
     assert found, visit.describe()
-    assert wait_for_log(stack.authgate, found.group(1)), f"id {found.group(1)} not in the log"
+    assert stack.authgate.wait_for_log(found.group(1)), f"id {found.group(1)} not in the log"
 
 
 def test_anonymous_deny_rule_decision_id(
@@ -842,4 +833,4 @@ def test_anonymous_deny_rule_decision_id(
         decision
     )
     assert decision["user"] in ("", None), decision
-    assert wait_for_log(stack.authgate, f"id={found.group(1)}")  # and in the log line
+    assert stack.authgate.wait_for_log(f"id={found.group(1)}")  # and in the log line

@@ -17,7 +17,6 @@ What each proxy does on its own (observed here, written down in docs/proxies.md)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -136,15 +135,6 @@ def goes_to_start(response: httpx.Response) -> bool:
     return response.status_code == 302 and f"{OUTPOST}/start" in response.headers["location"]
 
 
-def logged(authgate: Authgate, text: str, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while text not in authgate.log.read_text(errors="replace"):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
 def test_paths_that_mean_two_things_never_reach_the_app(
     deployment: Deployment, alice_cookie: str
 ) -> None:
@@ -164,8 +154,8 @@ def test_paths_that_mean_two_things_never_reach_the_app(
             elif response.status_code != 400 or "path refused" not in response.text:
                 problems.append(f"{case}: expected authgate's 400\n{response.text[:300]}")
     assert not problems, "\n".join(problems)
-    assert logged(deployment.authgate, "path refused: the path holds a control byte")
-    assert logged(deployment.authgate, "path refused: an encoded '/' or")
+    assert deployment.authgate.wait_for_log("path refused: the path holds a control byte")
+    assert deployment.authgate.wait_for_log("path refused: an encoded '/' or")
 
 
 def test_signed_in_user_sent_to_start_meets_a_deny_page_not_a_loop(
@@ -210,4 +200,4 @@ def test_identity_headers_apps_trust_are_refused(deployment: Deployment, alice_c
             elif response.status_code != 400 or name.lower() not in response.text.lower():
                 problems.append(f"{case}: expected a 400 naming the header")
     assert not problems, "\n".join(problems)
-    assert logged(deployment.authgate, "client sent identity header x-webauth-user")
+    assert deployment.authgate.wait_for_log("client sent identity header x-webauth-user")

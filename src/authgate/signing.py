@@ -42,32 +42,21 @@ class KeyRing:
 
 
 class CookieSigner:
-    """HMAC-signed cookie values for one purpose; verified values are remembered, so the
-    hot path pays for one HMAC per new cookie, not per check."""
+    """HMAC-signed cookie values for one purpose (the check's gate remembers the session id
+    of a Cookie header it verified, so the hot path pays one HMAC per new cookie)."""
 
-    def __init__(
-        self, keys: Sequence[Secret] | KeyRing, purpose: str, memory: int = 50_000
-    ) -> None:
+    def __init__(self, keys: Sequence[Secret] | KeyRing, purpose: str) -> None:
         ring = keys if isinstance(keys, KeyRing) else KeyRing(keys)
         self._signer = ring.signer(purpose)
-        self._verified: dict[str, str] = {}  # exact signed strings already checked
-        self._memory = memory
 
     def sign(self, value: str) -> str:
         return self._signer.sign(value).decode("ascii")
 
     def unsign(self, signed: str) -> str | None:
-        known = self._verified.get(signed)
-        if known is not None:
-            return known
         try:
-            value = self._signer.unsign(signed).decode("ascii")
+            return self._signer.unsign(signed).decode("ascii")
         except (BadSignature, UnicodeError, ValueError):
             return None
-        if len(self._verified) >= self._memory:
-            self._verified.clear()
-        self._verified[signed] = value
-        return value
 
 
 class StateSerializer:

@@ -10,24 +10,9 @@ _PORT = re.compile(r"^[0-9]{1,5}$")
 DEFAULT_PORTS = {"80", "443"}
 
 
-_seen: dict[str, str | None] = {}
-
-
 def canonical_host(raw: str) -> str | None:
-    """Memoised :func:`parse_host`: a proxy asks about the same few hosts all day."""
-    try:
-        return _seen[raw]
-    except KeyError:
-        pass
-    result = parse_host(raw)
-    if len(_seen) > 10_000:
-        _seen.clear()
-    _seen[raw] = result
-    return result
-
-
-def parse_host(raw: str) -> str | None:
-    """``host[:port]`` in canonical form, or None when it is not a usable host name.
+    """``host[:port]`` in canonical form, or None when it is not a usable host name
+    (the check remembers its answers: ``forward/request.py``).
 
     Ports 80 and 443 are dropped whatever the scheme: the scheme a proxy reports is not
     trusted, and no one registers an app on http://host:443.

@@ -7,7 +7,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +15,7 @@ from authgate.forward.apps import AppIndex, Conflict
 from authgate.storage import models as m
 from authgate.storage.migrate import current, downgrade, upgrade
 from authgate.storage.store import BindingChange, Store
+from tests.app_rows import insert_app_row
 
 
 async def test_a_taken_host_is_refused_by_every_write(store: Store) -> None:
@@ -83,20 +83,8 @@ async def test_a_store_that_already_holds_twins_migrates_and_refuses_the_host(
     store: Store,
 ) -> None:
     await downgrade(store.engine, "0002")
-    columns = ("slug", "name", "external_url", "mode", "cookie_domain", "created_at")
-    table_0002 = sa.table("applications", *(sa.column(c) for c in columns))
-    async with store.engine.begin() as conn:
-        for slug, url in (("wiki", "http://wiki.example.com"), ("aaa", "http://WIKI.example.com.")):
-            await conn.execute(
-                insert(table_0002).values(
-                    slug=slug,
-                    name=slug,
-                    external_url=url,
-                    mode="single",
-                    cookie_domain="",
-                    created_at=datetime.now(UTC),
-                )
-            )
+    await insert_app_row(store.engine, "wiki", "http://wiki.example.com")
+    await insert_app_row(store.engine, "aaa", "http://WIKI.example.com.")
     await upgrade(store.engine)  # not refused: the twins stay, to be reported and fixed
     assert (await current(store.engine) or "") >= "0003"
     async with store.engine.connect() as conn:

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from click.testing import CliRunner
 
 from authgate.cli.main import cli
 from authgate.storage.store import RuleSpec
+from tests.app_rows import insert_app_row
 from tests.functional.conftest import PUBLIC, Harness
 from tests.functional.dialects import DIALECTS, ask
 
@@ -83,22 +82,7 @@ async def test_case_sensitive_is_the_default(harness: Harness, dialect: str) -> 
 async def _add_twin(harness: Harness, slug: str, url: str) -> None:
     """What a store written before the rule may hold: a second app for a host (the write
     bypasses the Store, which refuses it)."""
-    table = sa.table(
-        "applications",
-        *(sa.column(c) for c in ("slug", "name", "external_url", "mode", "cookie_domain")),
-        sa.column("created_at"),
-    )
-    async with harness.runtime.store.engine.begin() as conn:
-        await conn.execute(
-            sa.insert(table).values(
-                slug=slug,
-                name=slug,
-                external_url=url,
-                mode="single",
-                cookie_domain="",
-                created_at=datetime.now(UTC),
-            )
-        )
+    await insert_app_row(harness.runtime.store.engine, slug, url)
 
 
 async def test_a_host_claimed_twice_is_refused_not_given_to_one_app(

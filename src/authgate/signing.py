@@ -22,6 +22,7 @@ from itsdangerous import BadData, BadSignature, Signer, URLSafeTimedSerializer
 from authgate.config.secret import Secret
 
 STATE_MAX_AGE = 600  # seconds a sign-in may take from start to callback
+PENDING_MAX_AGE = 300  # seconds between a right password and the second factor
 CSRF_MAX_AGE = 86400
 
 
@@ -62,8 +63,8 @@ class CookieSigner:
 class StateSerializer:
     """A small string mapping, signed and timestamped: valid for ``max_age`` seconds."""
 
-    def __init__(self, ring: KeyRing, max_age: int = STATE_MAX_AGE) -> None:
-        self._serializer = ring.serializer("state")
+    def __init__(self, ring: KeyRing, max_age: int = STATE_MAX_AGE, purpose: str = "state") -> None:
+        self._serializer = ring.serializer(purpose)
         self.max_age = max_age
 
     def dump(self, payload: dict[str, str]) -> str:
@@ -103,10 +104,11 @@ class CsrfSerializer:
 class Signing:
     """The signers of a running server, all from one ring."""
 
-    __slots__ = ("csrf", "ring", "session", "state")
+    __slots__ = ("csrf", "pending", "ring", "session", "state")
 
     def __init__(self, keys: Sequence[Secret]) -> None:
         self.ring = KeyRing(keys)
         self.session = CookieSigner(self.ring, "session")
         self.state = StateSerializer(self.ring)
+        self.pending = StateSerializer(self.ring, PENDING_MAX_AGE, "pending")
         self.csrf = CsrfSerializer(self.ring)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from authgate.errors import ConflictError, NotFoundError
@@ -95,6 +97,23 @@ async def test_migrations_go_down_and_up_again(store: Store) -> None:
     await upgrade(store.engine)
     await store.add_user("frank")
     assert (await store.get_user("frank")).username == "frank"
+
+
+async def test_the_migrations_make_exactly_the_tables_the_models_describe(store: Store) -> None:
+    """A column or index added to ``models.py`` without a migration (or the other way round)
+    is a store that differs between a fresh install and an upgraded one."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from authgate.storage.models import Base
+
+    def differences(sync: Any) -> list[Any]:
+        context = MigrationContext.configure(sync, opts={"compare_server_default": False})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with store.engine.connect() as conn:
+        diff = await conn.run_sync(differences)
+    assert diff == []
 
 
 async def test_audit_batches_and_retention(store: Store) -> None:

@@ -359,6 +359,25 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
             browser.close()
 
 
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
+
+
+@pytest.fixture
+def screenshot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
+    """``screenshot(page, "2-mfa")`` saves the page as a PNG under
+    ``test-output/screenshots/<test>/`` (the run's artifacts, kept after the run so a person
+    can look at the pages) and returns its path."""
+    folder = ARTIFACTS / request.node.name.replace("/", "_").replace("[", "-").strip("]")
+
+    def shoot(page: Any, name: str) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return shoot
+
+
 def page_json(page: Any) -> dict[str, Any]:
     """The JSON document Chromium shows (the echo app's answer), parsed."""
     text: str = page.evaluate("() => document.body.innerText")

@@ -12,9 +12,13 @@ from authgate.errors import NotFoundError
 from authgate.forward.hosts import canonical_host, within_domain
 from authgate.forward.model import AppView
 from authgate.storage.store import BindingChange, Store
+from authgate.storage.store.names import icon_problem, one_line
 
 PATHS = click.Choice(["case-sensitive", "case-insensitive"])
 PATHS_HELP = "case-insensitive: every path rule matches in any letter case (IIS, Windows)."
+MFA_HELP = "Ask for a second factor (TOTP, passkey) before this app; default: AUTHGATE_REQUIRE_MFA."
+ICON_HELP = "Launcher icon: an https:// (or http://) image URL, or a data:image/… URL."
+DESCRIPTION_HELP = "Launcher: one line about the app."
 
 
 def _describe(app: AppView) -> dict[str, object]:
@@ -31,7 +35,26 @@ def _describe(app: AppView) -> dict[str, object]:
         "strip_cookie": app.strip_cookie,
         "allow_preflight": app.allow_preflight,
         "paths": app.paths,
+        "mfa": app.mfa,
+        "icon": app.icon,
+        "description": app.description,
     }
+
+
+def check_icon(icon: str | None) -> str | None:
+    """An icon URL the launcher can show; "" removes it."""
+    if not icon:
+        return icon
+    problem = icon_problem(icon.strip())
+    if problem:
+        fail(f"--icon {icon[:60]!r} {problem}")
+    return icon.strip()
+
+
+def check_description(text: str | None) -> str | None:
+    if text is not None and len(one_line(text, 10_000)) > 300:
+        fail("--description is longer than 300 characters")
+    return None if text is None else one_line(text)
 
 
 def check_url(url: str) -> str:
@@ -60,6 +83,9 @@ def app() -> None:
 @click.option("--strip-cookie", is_flag=True, help="Hand the app a Cookie without authgate's.")
 @click.option("--allow-preflight", is_flag=True, help="Let CORS preflights through unsigned.")
 @click.option("--paths", type=PATHS, default="case-sensitive", show_default=True, help=PATHS_HELP)
+@click.option("--require-mfa/--no-require-mfa", default=None, help=MFA_HELP)
+@click.option("--icon", default="", help=ICON_HELP)
+@click.option("--description", default="", help=DESCRIPTION_HELP)
 @json_option
 @click.pass_context
 def add(
@@ -75,6 +101,9 @@ def add(
     strip_cookie: bool,
     allow_preflight: bool,
     paths: str,
+    require_mfa: bool | None,
+    icon: str,
+    description: str,
     as_json: bool,
 ) -> None:
     """Register an app so that authgate answers for its host (one app per host)."""
@@ -106,6 +135,9 @@ def add(
             strip_cookie=strip_cookie,
             allow_preflight=allow_preflight,
             case_insensitive_paths=paths == "case-insensitive",
+            require_mfa=require_mfa,
+            icon=check_icon(icon) or "",
+            description=check_description(description) or "",
         )
         await store.audit("app_added", subject=slug, detail=origin)
         return created
@@ -178,6 +210,10 @@ def delete(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.option("--strip-cookie/--keep-cookie", default=None, help="Hide authgate's cookie.")
 @click.option("--allow-preflight/--no-allow-preflight", default=None, help="CORS preflights.")
 @click.option("--paths", type=PATHS, default=None, help=PATHS_HELP)
+@click.option("--require-mfa/--no-require-mfa", default=None, help=MFA_HELP)
+@click.option("--mfa-default", is_flag=True, help="Follow AUTHGATE_REQUIRE_MFA again.")
+@click.option("--icon", default=None, help=ICON_HELP + " Empty removes it.")
+@click.option("--description", default=None, help=DESCRIPTION_HELP)
 @click.option("--add-group", "add_groups", multiple=True, help="Bind this group (repeat).")
 @click.option("--remove-group", "remove_groups", multiple=True, help="Unbind this group.")
 @click.option("--add-user", "add_users", multiple=True, help="Bind this user (repeat).")
@@ -192,6 +228,10 @@ def set_(
     strip_cookie: bool | None,
     allow_preflight: bool | None,
     paths: str | None,
+    require_mfa: bool | None,
+    mfa_default: bool,
+    icon: str | None,
+    description: str | None,
     add_groups: tuple[str, ...],
     remove_groups: tuple[str, ...],
     add_users: tuple[str, ...],
@@ -202,6 +242,9 @@ def set_(
     Running servers apply the change on their next request."""
     origin = check_url(url) if url else None
     change = _binding_change(add_groups, remove_groups, add_users, remove_users)
+    if mfa_default and require_mfa is not None:
+        fail("--mfa-default and --require-mfa/--no-require-mfa exclude each other")
+    icon, description = check_icon(icon), check_description(description)
 
     async def action(store: Store) -> AppView:
         try:
@@ -213,6 +256,10 @@ def set_(
                 strip_cookie=strip_cookie,
                 allow_preflight=allow_preflight,
                 case_insensitive_paths=None if paths is None else paths == "case-insensitive",
+                require_mfa=require_mfa,
+                mfa_default=mfa_default,
+                icon=icon,
+                description=description,
             )
         except NotFoundError as exc:
             if exc.kind == "app":

@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from authgate.cli.command import emit, fail, json_option, run_store
+from authgate.cli.command import emit, fail, json_option, load, run_store
 from authgate.forward.apps import AppIndex
 from authgate.forward.decision import Decision
-from authgate.forward.model import Identity
+from authgate.forward.model import Identity, with_mfa_default
 from authgate.forward.policy import CookieState, decide
 from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.storage.store import Store
@@ -71,7 +71,8 @@ def explain(
             )
 
         trace: list[str] = []
-        app = AppIndex(await store.load_apps()).find(request, trace)
+        apps = with_mfa_default(await store.load_apps(), load(ctx).require_mfa)
+        app = AppIndex(apps).find(request, trace)
         state = CookieState.ABSENT if identity is None else CookieState.VALID
         # explain prints no login URL, so the outpost prefix in it does not matter
         return decide(app, request, identity, state, trace, prefix=""), trace

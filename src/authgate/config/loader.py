@@ -37,6 +37,9 @@ KNOWN = (
     "secret_key",
     "secret_key_file",
     "redis_url",
+    "require_mfa",
+    "smtp_url",
+    "smtp_from",
 )
 MISSING_PUBLIC_URL = (
     "AUTHGATE_PUBLIC_URL (public_url in a config file) is not set: it is the login portal's "
@@ -120,6 +123,27 @@ def parse_redis_url(value: object) -> str:
     return text
 
 
+def parse_flag(value: object) -> bool:
+    """true/false, yes/no, on/off, 1/0 (any case), or a YAML boolean."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def parse_smtp_url(value: object) -> str:
+    """``smtp://[user:password@]host[:port]`` (STARTTLS when offered), ``smtps://`` (TLS from
+    the start); empty means no mail is sent."""
+    text = str(value).strip()
+    if text and (urlsplit(text).scheme not in ("smtp", "smtps") or not urlsplit(text).hostname):
+        raise ValueError("use smtp://user:password@mail.example.com:587 or smtps://host:465")
+    return text
+
+
 def _parse_port(value: object) -> int:
     port = int(str(value))
     if not 0 < port < 65536:
@@ -170,6 +194,9 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "secret_key": lambda v: str(v),
     "secret_key_file": lambda v: Path(str(v)),
     "redis_url": parse_redis_url,
+    "require_mfa": parse_flag,
+    "smtp_url": parse_smtp_url,
+    "smtp_from": lambda v: str(v).strip(),
 }
 
 
@@ -276,6 +303,9 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
             "sync_interval",
             "audit_retention",
             "redis_url",
+            "require_mfa",
+            "smtp_url",
+            "smtp_from",
         )
         if k in values
     }

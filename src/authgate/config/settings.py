@@ -40,6 +40,9 @@ class Settings:
     audit_retention: int = 30 * 86400
     secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
     redis_url: str = field(default="", repr=False)  # login counters in Redis when set
+    require_mfa: bool = False  # apps that do not say otherwise need a second factor
+    smtp_url: str = field(default="", repr=False)  # invitation and reset links are mailed
+    smtp_from: str = ""  # the From address of those mails (default: authgate@<portal host>)
 
     @property
     def public_origin(self) -> str:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# How a session signed in (``amr``, RFC 8176 values where one exists): a password, a TOTP
+# code, a passkey or security key, a recovery code. Any but the password is a second factor.
+PASSWORD = "pwd"  # noqa: S105 - the name of a method, not a password
+TOTP = "otp"
+PASSKEY = "hwk"
+RECOVERY_CODE = "rec"
+SECOND_FACTORS = frozenset({TOTP, PASSKEY, RECOVERY_CODE})
 
 
 @dataclass(frozen=True)
@@ -72,13 +81,20 @@ class AppView:
     strip_cookie: bool = False  # answer with a Cookie header without authgate's cookies
     allow_preflight: bool = False  # CORS preflights pass without a session
     case_insensitive_paths: bool = False  # every path rule matches in any letter case
+    require_mfa: bool | None = None  # the app's own setting; None follows ``mfa_default``
+    mfa_default: bool = False  # AUTHGATE_REQUIRE_MFA, set by whoever loads the apps
+    icon: str = ""  # launcher: an image URL
+    description: str = ""  # launcher: one line about the app
     # worked out once here, read on every check
     secure: bool = field(init=False, repr=False, compare=False)  # the URL is https
     has_bindings: bool = field(init=False, repr=False, compare=False)
+    needs_mfa: bool = field(init=False, repr=False, compare=False)  # a second factor, always
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "secure", self.scheme == "https")
         object.__setattr__(self, "has_bindings", bool(self.bound_users or self.bound_groups))
+        needs = self.mfa_default if self.require_mfa is None else self.require_mfa
+        object.__setattr__(self, "needs_mfa", needs)
 
     @property
     def paths(self) -> str:
@@ -88,6 +104,21 @@ class AppView:
     @property
     def origin(self) -> str:
         return f"{self.scheme}://{self.host}"
+
+    @property
+    def mfa(self) -> str:
+        """The MFA option as the CLI and the state file spell it: required | optional |
+        default (follows AUTHGATE_REQUIRE_MFA)."""
+        if self.require_mfa is None:
+            return "default"
+        return "required" if self.require_mfa else "optional"
+
+
+def with_mfa_default(apps: Iterable[AppView], default: bool) -> list[AppView]:
+    """The apps with the global MFA default applied (AUTHGATE_REQUIRE_MFA)."""
+    return [
+        app if app.mfa_default == default else replace(app, mfa_default=default) for app in apps
+    ]
 
 
 @dataclass(frozen=True)
@@ -101,3 +132,9 @@ class Identity:
     name: str
     groups: tuple[str, ...] = field(default=())
     expires_at: float = 0.0
+    amr: tuple[str, ...] = ()  # how the portal session signed in: PASSWORD, TOTP, …
+
+    @property
+    def second_factor(self) -> bool:
+        """The session has proved more than a password (a passkey counts on its own)."""
+        return any(method in SECOND_FACTORS for method in self.amr)

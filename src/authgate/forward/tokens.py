@@ -85,5 +85,7 @@ class TokenIssuer:
             "groups": list(identity.groups),
             "sid": identity.parent_id or identity.session_id,
         }
+        if identity.amr:
+            claims["amr"] = [*identity.amr, "mfa"] if identity.second_factor else [*identity.amr]
         token = jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
         return token, expires

@@ -5,88 +5,27 @@ app's callback a one-time code; without one it shows the login form first."""
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from authgate.accounts.login import FAILED, Attempt
 from authgate.forward.decision import Deny, decision_line
-from authgate.forward.model import AppView
+from authgate.forward.model import PASSWORD, AppView
 from authgate.forward.policy import CookieState, decide
 from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.forward.sessions import SessionRecord
-from authgate.portal.cookies import (
-    csrf_cookie,
-    csrf_cookie_name,
-    device_cookie,
-    device_cookie_name,
-    portal_cookie,
-    portal_cookie_name,
-)
+from authgate.portal.cookies import device_cookie, device_cookie_name, portal_cookie
+from authgate.portal.forms import csrf_ok, page, read_form, redirect, with_csrf
+from authgate.portal.signin import first_factor_ok, portal_session
 from authgate.web.audit import decision_event
 from authgate.web.requests import PageRequest, runtime_of
 from authgate.web.runtime import Runtime
 
-FORM_LIMIT = 8192
 log = logging.getLogger("authgate.portal")
-
-
-def _redirect(location: str) -> RedirectResponse:
-    return RedirectResponse(location, status_code=303, headers={"cache-control": "no-store"})
-
-
-async def portal_session(rt: Runtime, request: Request) -> SessionRecord | None:
-    value = PageRequest.read(request, rt.settings).cookie(portal_cookie_name(rt.settings))
-    session_id = rt.signing.session.unsign(value) if value else None
-    if not session_id:
-        return None
-    await rt.refresh()
-    record = await rt.sessions.get(session_id)
-    return record if record is not None and record.kind == "portal" else None
-
-
-def _csrf_seed(rt: Runtime, request: Request) -> str | None:
-    return PageRequest.read(request, rt.settings).cookie(csrf_cookie_name(rt.settings))
-
-
-def _with_csrf(
-    rt: Runtime, request: Request, body: Callable[[str], str], status: int = 200
-) -> Response:
-    """A page whose forms carry a CSRF token; a browser without a seed gets a new one."""
-    seed = _csrf_seed(rt, request)
-    new_cookie = None
-    if not seed or len(seed) >= 100:
-        seed = secrets.token_urlsafe(24)
-        new_cookie = csrf_cookie(rt.settings, seed)
-    response = rt.pages.html(body(rt.signing.csrf.token(seed)), status)
-    if new_cookie:
-        response.headers.append("set-cookie", new_cookie)
-    return response
-
-
-def _page(
-    rt: Runtime, request: Request, template: str, http_status: int = 200, **ctx: object
-) -> Response:
-    def body(token: str) -> str:
-        return rt.pages.render(template, csrf_token=token, **ctx)
-
-    return _with_csrf(rt, request, body, http_status)
-
-
-async def _form(request: Request) -> dict[str, str]:
-    if int(request.headers.get("content-length") or 0) > FORM_LIMIT:
-        return {}
-    form = await request.form(max_files=0, max_fields=20)
-    return {k: v for k, v in form.items() if isinstance(v, str)}
-
-
-def _csrf_ok(rt: Runtime, request: Request, form: dict[str, str]) -> bool:
-    return rt.signing.csrf.verify(_csrf_seed(rt, request), form.get("csrf_token"))
 
 
 def _login_page(
@@ -95,7 +34,7 @@ def _login_page(
     app = _state_app(rt, state)
     action = f"{rt.settings.public_url}/login"
     app_name = app.name if app else ""
-    return _page(
+    return page(
         rt, request, "login.html", status, action=action, state=state, app_name=app_name, **ctx
     )
 
@@ -105,9 +44,9 @@ def _throttled_page(
 ) -> Response:
     """The client address must wait: says nothing of the account it tried."""
     message = f"Too many failed sign-ins from your network. Try again in {seconds} seconds."
-    page = _login_page(rt, request, state, 429, username=username, error=message)
-    page.headers["retry-after"] = str(seconds)
-    return page
+    answer = _login_page(rt, request, state, 429, username=username, error=message)
+    answer.headers["retry-after"] = str(seconds)
+    return answer
 
 
 async def home(request: Request) -> Response:
@@ -115,10 +54,10 @@ async def home(request: Request) -> Response:
     public = rt.settings.public_url
     session = await portal_session(rt, request)
     if session is None:
-        return _redirect(f"{public}/login")
+        return redirect(f"{public}/login")
     user = await rt.store.find_user(session.identity.username)
     expires = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return _page(
+    return page(
         rt,
         request,
         "signed_in.html",
@@ -132,18 +71,17 @@ async def login_form(request: Request) -> Response:
     rt = runtime_of(request)
     state = request.query_params.get("state", "")
     if await portal_session(rt, request) is not None and state:
-        return _redirect(f"{rt.settings.public_url}/flow/authorize?state={quote(state)}")
+        return redirect(f"{rt.settings.public_url}/flow/authorize?state={quote(state)}")
     return _login_page(rt, request, state)
 
 
 async def login_submit(request: Request) -> Response:
     rt = runtime_of(request)
-    public = rt.settings.public_url
-    form = await _form(request)
+    form = await read_form(request)
     state = form.get("state", "")
     typed = form.get("username", "")[:1024]
     username = typed[:150]
-    if not _csrf_ok(rt, request, form):
+    if not csrf_ok(rt, request, form):
         return _login_page(rt, request, state, 400, error="The form expired. Please try again.")
     page = PageRequest.read(request, rt.settings)
     ip = page.ip
@@ -157,21 +95,7 @@ async def login_submit(request: Request) -> Response:
         await rt.store.audit("login_failed", actor=username, ip=ip)
         return _login_page(rt, request, state, 401, username=username, error=FAILED)
     remember = form.get("remember") == "1"
-    lifetime = rt.settings.remember_me_lifetime if remember else rt.settings.session_lifetime
-    session_id = await rt.store.create_session(
-        user.id,
-        kind="portal",
-        lifetime=lifetime,
-        remember=remember,
-        ip=ip,
-        user_agent=request.headers.get("user-agent", ""),
-    )
-    await rt.store.audit("login_ok", actor=user.username, ip=ip)
-    target = f"{public}/flow/authorize?state={quote(state)}" if state else f"{public}/"
-    response = _redirect(target)
-    cookie_age = lifetime if remember else None
-    signed = rt.signing.session.sign(session_id)
-    response.headers.append("set-cookie", portal_cookie(rt.settings, signed, cookie_age))
+    response = await first_factor_ok(rt, request, user, (PASSWORD,), remember=remember, state=state)
     device = rt.devices.issue(devices, user.uid)
     response.headers.append("set-cookie", device_cookie(rt.settings, device, rt.devices.lifetime))
     return response
@@ -184,10 +108,10 @@ async def authorize(request: Request) -> Response:
     await rt.refresh()
     app = rt.index.apps.get(state["a"]) if state else None
     if state is None or app is None:
-        return _with_csrf(rt, request, lambda token: _expired_link(rt, token), 400)
+        return with_csrf(rt, request, lambda token: _expired_link(rt, token), 400)
     session = await portal_session(rt, request)
     if session is None:
-        return _redirect(f"{rt.settings.public_url}/login?state={quote(state_token)}")
+        return redirect(f"{rt.settings.public_url}/login?state={quote(state_token)}")
     trace: list[str] = []
     ip = PageRequest.read(request, rt.settings).ip
     decision = _judge_target(rt, app, state["rd"], ip, session, trace)
@@ -195,7 +119,7 @@ async def authorize(request: Request) -> Response:
         return await _refuse(rt, request, decision, state["rd"], ip, trace)
     code = await rt.store.create_code(session.identity.session_id, app.id, state["n"])
     callback = f"{state['o']}{rt.settings.outpost_prefix}/callback"
-    return _redirect(f"{callback}?code={quote(code)}&state={quote(state_token)}")
+    return redirect(f"{callback}?code={quote(code)}&state={quote(state_token)}")
 
 
 def _expired_link(rt: Runtime, csrf_token: str) -> str:
@@ -210,20 +134,20 @@ async def _refuse(
     log.info(decision_line("portal", decision, target[:300], 403))
     event = decision_event(decision, dialect="portal", subject=target, ip=ip, trace=trace)
     await rt.store.audit(**event)
-    return _with_csrf(rt, request, lambda token: rt.pages.deny_body(decision, token), 403)
+    return with_csrf(rt, request, lambda token: rt.pages.deny_body(decision, token), 403)
 
 
 async def logout_form(request: Request) -> Response:
     rt = runtime_of(request)
-    return _page(rt, request, "logout.html", logout_action=f"{rt.settings.public_url}/logout")
+    return page(rt, request, "logout.html", logout_action=f"{rt.settings.public_url}/logout")
 
 
 async def logout_submit(request: Request) -> Response:
     rt = runtime_of(request)
     public = rt.settings.public_url
-    form = await _form(request)
-    if not _csrf_ok(rt, request, form):
-        return _redirect(f"{public}/logout")
+    form = await read_form(request)
+    if not csrf_ok(rt, request, form):
+        return redirect(f"{public}/logout")
     session = await portal_session(rt, request)
     if session is not None:
         ended = await rt.store.revoke_family(session.identity.session_id)
@@ -231,14 +155,14 @@ async def logout_submit(request: Request) -> Response:
         ip = PageRequest.read(request, rt.settings).ip
         await rt.store.audit("logout", actor=session.identity.username, ip=ip)
     after = f"{public}/login" if request.url.path.endswith("/switch") else f"{public}/signed-out"
-    response = _redirect(after)
+    response = redirect(after)
     response.headers.append("set-cookie", portal_cookie(rt.settings, "", 0))
     return response
 
 
 async def signed_out(request: Request) -> Response:
     rt = runtime_of(request)
-    return _page(rt, request, "signed_out.html", login_url=f"{rt.settings.public_url}/login")
+    return page(rt, request, "signed_out.html", login_url=f"{rt.settings.public_url}/login")
 
 
 async def jwks(request: Request) -> Response:

@@ -38,6 +38,9 @@ async def current_state(store: Store) -> State:
             strip_cookie=a.strip_cookie,
             allow_preflight=a.allow_preflight,
             paths=a.paths,
+            mfa=a.mfa,
+            icon=a.icon,
+            description=a.description,
         )
     groups = tuple(name for name, _ in await store.list_groups())
     return State(groups=groups, users=users, apps=apps)
@@ -84,6 +87,9 @@ async def _app(store: Store, change: Change) -> None:
         strip_cookie=want.strip_cookie,
         allow_preflight=want.allow_preflight,
         case_insensitive_paths=want.paths == "case-insensitive",
+        require_mfa=want.require_mfa,
+        icon=want.icon,
+        description=want.description,
         create=change.action == "add",
     )
 

@@ -38,6 +38,7 @@ from authgate.errors import ConfigError
 from authgate.forward.hosts import canonical_host, url_host, within_domain
 from authgate.statefile.rules import KEYS, check_rule, rule_data, skip_path
 from authgate.storage.store import NAME, SLUG, RuleSpec
+from authgate.storage.store.names import icon_problem, one_line
 
 USER_KEYS = {"email", "name", "groups", "disabled", "password_hash"}
 APP_KEYS = {
@@ -50,10 +51,14 @@ APP_KEYS = {
     "strip_cookie",
     "allow_preflight",
     "paths",
+    "mfa",
+    "icon",
+    "description",
     "skip_paths",
     "rules",
 }
 PATHS = ("case-sensitive", "case-insensitive")
+MFA = ("default", "required", "optional")
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,13 @@ class AppState:
     strip_cookie: bool = False
     allow_preflight: bool = False
     paths: str = "case-sensitive"  # or case-insensitive: path rules match in any case
+    mfa: str = "default"  # required | optional | default (AUTHGATE_REQUIRE_MFA)
+    icon: str = ""
+    description: str = ""
+
+    @property
+    def require_mfa(self) -> bool | None:
+        return None if self.mfa == "default" else self.mfa == "required"
 
     def all_rules(self) -> tuple[RuleSpec, ...]:
         """Every rule in the order it is tried: the skip paths, then ``rules``."""
@@ -204,6 +216,9 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
     paths = r.text(data.get("paths"), f"{where}.paths") or "case-sensitive"
     if paths not in PATHS:
         r.problem(f"{where}.paths", "must be case-sensitive or case-insensitive")
+    mfa = r.text(data.get("mfa"), f"{where}.mfa") or "default"
+    if mfa not in MFA:
+        r.problem(f"{where}.mfa", "must be required, optional or default")
     skip = r.names(data.get("skip_paths"), f"{where}.skip_paths", re.compile(r".+"))
     for regex in skip:
         for problem in check_rule("bypass", path_regex=regex)[1]:
@@ -220,7 +235,18 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
         strip_cookie=r.flag(data.get("strip_cookie"), f"{where}.strip_cookie"),
         allow_preflight=r.flag(data.get("allow_preflight"), f"{where}.allow_preflight"),
         paths=paths,
+        mfa=mfa,
+        icon=_icon(r, data.get("icon"), f"{where}.icon"),
+        description=one_line(r.text(data.get("description"), f"{where}.description")),
     )
+
+
+def _icon(r: _Reader, raw: Any, where: str) -> str:
+    icon = r.text(raw, where).strip()
+    problem = icon_problem(icon) if icon else ""
+    if problem:
+        r.problem(where, problem)
+    return icon
 
 
 def _rules(r: _Reader, where: str, raw: Any) -> tuple[RuleSpec, ...]:
@@ -332,6 +358,9 @@ def state_data(state: State) -> dict[str, Any]:
         out.update({k: True for k in ("strip_cookie", "allow_preflight") if getattr(a, k)})
         if a.paths != "case-sensitive":
             out["paths"] = a.paths
+        if a.mfa != "default":
+            out["mfa"] = a.mfa
+        out.update(icon=a.icon, description=a.description)
         out.update(skip_paths=list(a.skip_paths), rules=[rule_data(x) for x in a.rules])
         return {k: v for k, v in out.items() if v not in ("", [])}
 

@@ -72,6 +72,9 @@ def _app_details(slug: str, old: AppState, new: AppState) -> list[str]:
     details += _field("strip_cookie", old.strip_cookie, new.strip_cookie)
     details += _field("allow_preflight", old.allow_preflight, new.allow_preflight)
     details += _field("paths", old.paths, new.paths)
+    details += _field("mfa", old.mfa, new.mfa)
+    details += _field("icon", old.icon, new.icon)
+    details += _field("description", old.description, new.description)
     return details + _rules_diff(old.all_rules(), new.all_rules())
 
 

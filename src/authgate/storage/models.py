@@ -40,6 +40,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(300), nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the user may sign in with a passkey alone (no password)
+    passwordless: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Group(Base):
@@ -79,6 +81,10 @@ class Application(Base):
     host_key: Mapped[str | None] = mapped_column(String(300), unique=True, nullable=True)
     domain_key: Mapped[str | None] = mapped_column(String(253), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # True/False: the app does or does not need a second factor; NULL: the global default
+    require_mfa: Mapped[bool | None] = mapped_column(Boolean, nullable=True, default=None)
+    icon: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    description: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
 
 class AppBinding(Base):
@@ -128,6 +134,9 @@ class Session(Base):
     remember: Mapped[bool] = mapped_column(Boolean, default=False)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    # the factors the portal session signed in with (RFC 8176 values, comma-separated);
+    # an app session reads its portal session's
+    amr: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class LoginCode(Base):
@@ -174,3 +183,66 @@ class LoginCounter(Base):
     window_ends: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class TotpCredential(Base):
+    """A user's TOTP secret (base32). Unconfirmed until the first code is entered;
+    ``last_step`` is the last time step used, so a code is accepted once across workers."""
+
+    __tablename__ = "totp_credentials"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class WebauthnCredential(Base):
+    """A registered passkey or security key (ids and keys base64url)."""
+
+    __tablename__ = "webauthn_credentials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[str] = mapped_column(Text)
+    sign_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    transports: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class WebauthnChallenge(Base):
+    """A WebAuthn challenge handed out and not yet answered (hash stored, single use)."""
+
+    __tablename__ = "webauthn_challenges"
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RecoveryCode(Base):
+    """One of a user's single-use recovery codes (hash stored)."""
+
+    __tablename__ = "recovery_codes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AccountLink(Base):
+    """A one-time invitation or password-reset link (``purpose`` invite | reset; the token's
+    hash is stored, the link lives 24 h and works once)."""
+
+    __tablename__ = "account_links"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -15,6 +15,7 @@ import time
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.gate import Gate
+from authgate.forward.model import with_mfa_default
 from authgate.forward.sessions import SessionCache
 from authgate.storage.revision import RevisionFile, Stamp
 from authgate.storage.store import Store
@@ -55,7 +56,7 @@ class StoreSync:
         async with self._lock:
             stamp = stamp or self._file.stamp()
             revision = await self.store.revision()
-            apps = await self.store.load_apps()
+            apps = with_mfa_default(await self.store.load_apps(), self.settings.require_mfa)
             for conflict in self.gate.load_apps(apps).conflicts:
                 log.error("%s; requests for it are refused. Fix: %s", conflict.reason, conflict.fix)
             self.sessions.clear()

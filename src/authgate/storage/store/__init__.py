@@ -9,6 +9,7 @@ One object, assembled from one part per concept over a shared base:
 - ``sessions``: portal and app sessions, and the one-time codes between them
 - ``audit``: the audit log
 - ``counters``: failed sign-ins per account, device and client address, and their locks
+- ``factors``: which second factors a user has enrolled
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from authgate.storage.store.apps import AppStore, BindingChange, RuleSpec, app_v
 from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
+from authgate.storage.store.factors import Enrolled, FactorStore
 from authgate.storage.store.names import NAME, SLUG
 from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
 from authgate.storage.store.users import UserInfo, UserStore
@@ -26,6 +28,7 @@ __all__ = [
     "SLUG",
     "BindingChange",
     "Count",
+    "Enrolled",
     "LoginCounters",
     "RuleSpec",
     "SessionInfo",
@@ -37,7 +40,7 @@ __all__ = [
 ]
 
 
-class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore):
+class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore, FactorStore):
     """Users, groups, apps and rules, sessions and codes, the audit log and the login
     counters, over one engine.
 

@@ -62,11 +62,16 @@ class AppStore(StoreBase):
         strip_cookie: bool = False,
         allow_preflight: bool = False,
         case_insensitive_paths: bool = False,
+        require_mfa: bool | None = None,
+        icon: str = "",
+        description: str = "",
     ) -> AppView:
         """Add an app; refused when another app holds its host or (domain mode) its cookie
         domain, or a bound group or user does not exist."""
         names.check_slug(slug)
-        switches = Switches(strip_cookie, allow_preflight, case_insensitive_paths)
+        switches = Switches(
+            strip_cookie, allow_preflight, case_insensitive_paths, require_mfa, icon, description
+        )
         values = _fields(slug, url, name, mode, cookie_domain, switches)
         claim = Claim.of(url, mode, cookie_domain)
         async with self._tx() as db:
@@ -83,21 +88,33 @@ class AppStore(StoreBase):
         return await self.get_app(slug)
 
     async def set_app_options(
-        self, slug: str, bindings: BindingChange | None = None, **options: bool | str | None
+        self,
+        slug: str,
+        bindings: BindingChange | None = None,
+        *,
+        mfa_default: bool = False,
+        **options: bool | str | None,
     ) -> AppView:
         """Change name, URL, switches (strip_cookie, allow_preflight,
-        case_insensitive_paths) and bindings of an app, all in one change or none: a new URL
-        must not take another app's host, and every group and user named must exist."""
+        case_insensitive_paths, require_mfa), launcher fields (icon, description) and
+        bindings of an app, all in one change or none: a new URL must not take another app's
+        host, and every group and user named must exist. ``mfa_default`` puts require_mfa
+        back to NULL (the global default)."""
         allowed = {
             "name",
             "external_url",
             "strip_cookie",
             "allow_preflight",
             "case_insensitive_paths",
+            "require_mfa",
+            "icon",
+            "description",
         }
         values: dict[str, bool | str | None] = {
             k: v for k, v in options.items() if k in allowed and v is not None
         }
+        if mfa_default:
+            values["require_mfa"] = None
         async with self._tx() as db:
             app = await db.scalar(select(m.Application).where(m.Application.slug == slug))
             if app is None:
@@ -132,6 +149,9 @@ class AppStore(StoreBase):
         strip_cookie: bool = False,
         allow_preflight: bool = False,
         case_insensitive_paths: bool = False,
+        require_mfa: bool | None = None,
+        icon: str = "",
+        description: str = "",
         create: bool = False,
     ) -> AppView:
         """Make app ``slug`` exactly this, in one transaction: fields, switches, bindings and
@@ -139,7 +159,9 @@ class AppStore(StoreBase):
         ``create`` adds the app when it does not exist, so that no server ever sees a new app
         without its rules; otherwise a missing app is a NotFoundError. A host or cookie
         domain another app holds is a ConflictError."""
-        switches = Switches(strip_cookie, allow_preflight, case_insensitive_paths)
+        switches = Switches(
+            strip_cookie, allow_preflight, case_insensitive_paths, require_mfa, icon, description
+        )
         values = _fields(slug, url, name, mode, cookie_domain, switches)
         claim = Claim.of(url, mode, cookie_domain)
         specs = _bypass(skip_paths) + list(rules)
@@ -267,6 +289,9 @@ class Switches:
     strip_cookie: bool = False
     allow_preflight: bool = False
     case_insensitive_paths: bool = False
+    require_mfa: bool | None = None  # None: AUTHGATE_REQUIRE_MFA decides
+    icon: str = ""  # the launcher's picture of the app (an image URL)
+    description: str = ""  # the launcher's line about the app
 
 
 def _fields(
@@ -282,6 +307,9 @@ def _fields(
         strip_cookie=switches.strip_cookie,
         allow_preflight=switches.allow_preflight,
         case_insensitive_paths=switches.case_insensitive_paths,
+        require_mfa=switches.require_mfa,
+        icon=switches.icon,
+        description=switches.description,
         **Claim.of(url, mode, cookie_domain).keys(),
     )
 
@@ -334,6 +362,9 @@ def app_view(
         strip_cookie=bool(app.strip_cookie),
         allow_preflight=bool(app.allow_preflight),
         case_insensitive_paths=bool(app.case_insensitive_paths),
+        require_mfa=app.require_mfa,
+        icon=app.icon or "",
+        description=app.description or "",
     )
 
 

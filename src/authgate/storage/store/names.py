@@ -25,6 +25,27 @@ def canonical_username(typed: str) -> str | None:
     return name if NAME.fullmatch(name) else None
 
 
+def icon_problem(icon: str) -> str:
+    """Why an app's launcher icon cannot be shown as given, or "": an http(s) or data:image
+    URL of at most 500 bytes, without spaces, quotes or angle brackets."""
+    scheme, _, rest = icon.partition(":")
+    scheme = scheme.lower()
+    if len(icon) > 500:
+        return "is longer than 500 bytes"
+    if not (scheme in ("http", "https") and rest.startswith("//")) and not (
+        scheme == "data" and rest.lower().startswith("image/")
+    ):
+        return "is not an http(s) or data:image URL"
+    if any(ch.isspace() or ch in "\"'<>\\" for ch in icon):
+        return "must not contain spaces, quotes, backslashes or angle brackets"
+    return ""
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line with single spaces (a launcher description)."""
+    return " ".join(text.split())[:limit]
+
+
 def check_slug(slug: str) -> None:
     if not SLUG.match(slug):
         raise ConflictError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -60,6 +61,7 @@ class SessionStore(StoreBase):
         ip: str = "",
         user_agent: str = "",
         expires_at: datetime | None = None,
+        amr: Sequence[str] = (),
     ) -> str:
         sid = secrets.token_urlsafe(32)
         created = now()
@@ -77,6 +79,7 @@ class SessionStore(StoreBase):
                     remember=remember,
                     ip=ip[:64],
                     user_agent=user_agent[:300],
+                    amr=",".join(amr),
                 )
             )
             await db.commit()
@@ -100,10 +103,12 @@ class SessionStore(StoreBase):
                 return None
             if _aware(sess.expires_at) <= now():
                 return None
+            amr = sess.amr
             if sess.parent_id:
                 parent = await db.get(m.Session, sess.parent_id)
                 if parent is None or parent.revoked_at is not None:
                     return None
+                amr = parent.amr  # a step-up on the portal session reaches its app sessions
             groups = await names.group_names(db, user.id)
         identity = Identity(
             session_id=sess.id,
@@ -115,6 +120,7 @@ class SessionStore(StoreBase):
             name=user.name,
             groups=groups,
             expires_at=_aware(sess.expires_at).timestamp(),
+            amr=tuple(method for method in amr.split(",") if method),
         )
         return SessionRecord(
             identity=identity,
@@ -150,6 +156,17 @@ class SessionStore(StoreBase):
             )
             await self._commit_change(db)
         return ids
+
+    async def add_session_factors(self, session_id: str, methods: Sequence[str]) -> None:
+        """Record more factors on a portal session (a step-up): its app sessions, and every
+        server, see them from the next check on."""
+        async with self._tx() as db:
+            sess = await db.get(m.Session, session_id)
+            if sess is None:
+                raise NotFoundError("session", session_id)
+            known = [method for method in sess.amr.split(",") if method]
+            sess.amr = ",".join(known + [method for method in methods if method not in known])
+            await self._commit_change(db)
 
     async def revoke_session(self, session_id: str) -> set[str]:
         async with self._tx() as db:

@@ -27,6 +27,7 @@ class UserInfo:
     disabled: bool
     groups: tuple[str, ...]
     password_hash: str | None
+    passwordless: bool = False  # may sign in with a passkey alone
 
 
 async def user_info(db: AsyncSession, user: m.User) -> UserInfo:
@@ -39,6 +40,7 @@ async def user_info(db: AsyncSession, user: m.User) -> UserInfo:
         user.disabled,
         await names.group_names(db, user.id),
         user.password_hash,
+        bool(user.passwordless),
     )
 
 
@@ -103,6 +105,12 @@ class UserStore(StoreBase):
             if user is None:
                 return None
             return await user_info(db, user)
+
+    async def find_user_by_uid(self, uid: str) -> UserInfo | None:
+        """The user with this stable id (sessions and pending sign-ins name users by it)."""
+        async with self._tx() as db:
+            user = await db.scalar(select(m.User).where(m.User.uid == uid))
+            return None if user is None else await user_info(db, user)
 
     async def list_users(self) -> list[UserInfo]:
         async with self._tx() as db:

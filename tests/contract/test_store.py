@@ -68,6 +68,24 @@ async def test_sessions_revocation_and_disable(store: Store) -> None:
     assert await store.load_session(again) is None
 
 
+async def test_a_step_up_on_the_portal_session_reaches_its_app_sessions(store: Store) -> None:
+    user = await store.add_user("erin")
+    app = await store.add_app("a", url="http://a.lan")
+    portal = await store.create_session(user.id, kind="portal", lifetime=3600, amr=["pwd"])
+    child = await store.create_session(
+        user.id, kind="app", lifetime=3600, parent_id=portal, app_id=app.id
+    )
+    record = await store.load_session(child)
+    assert record is not None and record.identity.amr == ("pwd",)
+    assert not record.identity.second_factor
+    before = await store.revision()
+    await store.add_session_factors(portal, ["otp", "pwd"])
+    assert await store.revision() == before + 1  # every server drops its cached sessions
+    record = await store.load_session(child)
+    assert record is not None and record.identity.amr == ("pwd", "otp")
+    assert record.identity.second_factor
+
+
 async def test_expired_sessions_are_gone(store: Store) -> None:
     user = await store.add_user("dave")
     sid = await store.create_session(user.id, kind="portal", lifetime=0)

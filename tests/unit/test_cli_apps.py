@@ -251,6 +251,61 @@ def test_paths_rejects_other_values(run) -> None:  # type: ignore[no-untyped-def
     assert "case-sensitive" in output and "Traceback" not in output
 
 
+# -- second factor, launcher icon and description -----------------------------------------
+
+
+def test_require_mfa_is_set_shown_and_reset(run, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    run("app", "add", "vault", "--url", "http://vault.lan", "--require-mfa")
+    run("app", "add", "wiki", "--url", "http://wiki.lan")
+    assert apps(run)["vault"]["mfa"] == "required"
+    assert apps(run)["wiki"]["mfa"] == "default"
+    assert "mfa: required" in run("app", "show", "vault")
+    run("app", "set", "vault", "--no-require-mfa")
+    assert apps(run)["vault"]["mfa"] == "optional"
+    run("app", "set", "vault", "--mfa-default")
+    assert apps(run)["vault"]["mfa"] == "default"
+    output = run("app", "set", "vault", "--mfa-default", "--require-mfa", code=2)
+    assert "exclude each other" in output
+
+
+def test_icon_and_description_are_checked_and_kept(run) -> None:  # type: ignore[no-untyped-def]
+    run(
+        "app", "add", "wiki", "--url", "http://wiki.lan",
+        "--icon", "https://wiki.lan/logo.png", "--description", "  The team's\n  notes  ",
+    )  # fmt: skip
+    assert apps(run)["wiki"]["icon"] == "https://wiki.lan/logo.png"
+    assert apps(run)["wiki"]["description"] == "The team's notes"
+    for bad in ("javascript:alert(1)", "https://x.lan/a b.png", 'https://x.lan/"onerror=', "x.png"):
+        output = run("app", "set", "wiki", "--icon", bad, code=2)
+        assert "--icon" in output and "Traceback" not in output
+    run("app", "set", "wiki", "--icon", "data:image/svg+xml;base64,PHN2Zz48L3N2Zz4=")
+    assert apps(run)["wiki"]["icon"].startswith("data:image/svg+xml")
+    run("app", "set", "wiki", "--icon", "")
+    assert apps(run)["wiki"]["icon"] == ""
+
+
+def test_mfa_icon_and_description_round_trip_through_the_state_file(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "state.yaml"
+    state.write_text(
+        "apps:\n  vault:\n    url: http://vault.lan\n    mfa: required\n"
+        "    icon: https://vault.lan/icon.svg\n    description: Secrets\n"
+        "  wiki: {url: 'http://wiki.lan', mfa: optional}\n"
+    )
+    run("apply", "-f", str(state))
+    listed = apps(run)
+    assert (listed["vault"]["mfa"], listed["wiki"]["mfa"]) == ("required", "optional")
+    assert listed["vault"]["description"] == "Secrets"
+    exported = tmp_path / "out.yaml"
+    run("export", "-o", str(exported))
+    text = exported.read_text()
+    assert "mfa: required" in text and "mfa: optional" in text and "icon:" in text
+    assert "nothing to change" in run("apply", "-f", str(exported))
+    state.write_text("apps:\n  x: {url: 'http://x.lan', mfa: always, icon: 'ftp://x'}\n")
+    output = run("apply", "-f", str(state), code=2)
+    assert "apps.x.mfa: must be required, optional or default" in output
+    assert "apps.x.icon: is not an http(s) or data:image URL" in output
+
+
 # -- a store that already holds twins: reported by doctor and at serve start -------------
 
 

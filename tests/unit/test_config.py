@@ -138,3 +138,23 @@ def test_an_unreadable_secret_key_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "secret.key").write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ConfigError, match="not a text file"):
         load_settings({"AUTHGATE_DATA_DIR": str(tmp_path)})
+
+
+def test_mfa_default_and_mail_settings(tmp_path: Path) -> None:
+    base = {"AUTHGATE_DATA_DIR": str(tmp_path)}
+    assert load_settings(base).require_mfa is False
+    settings = load_settings(
+        {
+            **base,
+            "AUTHGATE_REQUIRE_MFA": "yes",
+            "AUTHGATE_SMTP_URL": "smtp://mailer:s3cret@mail.lan:587",
+            "AUTHGATE_SMTP_FROM": "sso@example.com",
+        }
+    )
+    assert settings.require_mfa is True
+    assert settings.smtp_url == "smtp://mailer:s3cret@mail.lan:587"
+    assert "s3cret" not in repr(settings)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**base, "AUTHGATE_REQUIRE_MFA": "maybe", "AUTHGATE_SMTP_URL": "mail.lan"})
+    text = "\n".join(caught.value.problems)
+    assert "AUTHGATE_REQUIRE_MFA" in text and "AUTHGATE_SMTP_URL" in text

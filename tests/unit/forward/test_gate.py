@@ -3,6 +3,8 @@ cookie (signer, session cache, the store only on a miss), the token on an allow.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -68,6 +70,19 @@ async def test_a_valid_cookie_is_allowed_with_identity_and_token(store: Store) -
         decision.token, ISSUER._key.public_key(), algorithms=["ES256"], audience="wiki"
     )
     assert claims["preferred_username"] == "alice"
+
+
+@pytest.mark.parametrize(
+    ("amr", "claimed"),
+    [((), None), (("pwd",), ["pwd"]), (("pwd", "otp"), ["pwd", "otp", "mfa"])],
+)
+def test_the_token_says_how_the_session_signed_in(
+    amr: tuple[str, ...], claimed: list[str] | None
+) -> None:
+    identity = replace(user(), amr=amr, expires_at=NOW_PLUS)
+    token, _ = ISSUER.issue(identity, WIKI)
+    claims = jwt.decode(token, ISSUER._key.public_key(), algorithms=["ES256"], audience="wiki")
+    assert claims.get("amr") == claimed
 
 
 async def test_no_token_issuer_means_no_token(store: Store) -> None:

@@ -4,31 +4,15 @@ pyotp as the phone would), answer the second-factor step."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import httpx
-import pyotp
 
 from authgate.accounts.totp import new_secret
 from authgate.storage.store import UserInfo
+from tests.factors import code, recovery_codes_on, secret_on
 from tests.forms import find_form_with, read_forms
 from tests.functional.conftest import PASSWORD, PUBLIC, Harness, login_fields
-
-
-def code(secret: str, steps: int = 0) -> str:
-    """The code the phone shows ``steps`` time steps from now (within ±1 it is accepted)."""
-    return pyotp.TOTP(secret).at(time.time() + 30 * steps)
-
-
-def secret_on(html: str) -> str:
-    found = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', html)
-    assert found, f"no secret on the page:\n{html[:3000]}"
-    return found.group(1).replace(" ", "")
-
-
-def recovery_codes_on(html: str) -> list[str]:
-    return re.findall(r"<code>([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})</code>", html)
 
 
 async def post_form(harness: Harness, html: str, field: str, **values: str) -> httpx.Response:

@@ -8,16 +8,10 @@ import jwt
 import pytest
 
 from authgate.forward.model import TOTP
+from tests.factors import code, recovery_codes_on, secret_on
 from tests.functional.conftest import PREFIX, PUBLIC, Harness
 from tests.functional.dialects import DIALECTS, ask
-from tests.functional.factors import (
-    code,
-    enrol_in_store,
-    portal_amr,
-    post_form,
-    recovery_codes_on,
-    secret_on,
-)
+from tests.functional.factors import enrol_in_store, portal_amr, post_form
 
 
 async def require_mfa(harness: Harness, slug: str) -> None:

@@ -88,6 +88,16 @@ async def test_a_recovery_code_works_once_across_two_workers(store: Store, other
     assert len(events) == 1 and '"left": 9' in events[0].detail
 
 
+async def test_a_code_is_used_up_once_whoever_read_it_unused(store: Store, other: Store) -> None:
+    """Both workers read the code as unused; only the first UPDATE may use it up."""
+    user, _ = await enrolled(store)
+    await issue_recovery_codes(store, user)
+    (code_id, _), *_ = await store.unused_recovery_codes(user.id)
+    assert code_id in dict(await other.unused_recovery_codes(user.id))
+    assert await store.use_recovery_code(code_id)
+    assert not await other.use_recovery_code(code_id)
+
+
 async def test_a_new_set_revokes_the_old_one(store: Store) -> None:
     user, _ = await enrolled(store)
     old = await issue_recovery_codes(store, user)

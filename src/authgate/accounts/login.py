@@ -1,15 +1,18 @@
-"""Password login: one answer for every failure, so no user name is ever confirmed.
+"""Password login, and the second factor after it: one answer for every failure, so no user
+name is ever confirmed.
 
 Unknown user, wrong password, disabled user and locked account all end the same way, after the
 same argon2 work (a dummy hash stands in when no real one may be checked). Every try is counted
 *before* the password is checked, in counters every worker shares, so a burst of parallel
-guesses cannot slip past the limit.
+guesses cannot slip past the limit. A second factor's code is counted on the same counters
+(``LoginGuard.second_factor``), and a right password does not clear them while a second
+factor is still to come.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,6 +30,10 @@ from authgate.storage.store import Count, LoginCounters, Store, UserInfo, now
 from authgate.storage.store.names import canonical_username
 
 FAILED = "Wrong user name or password."
+
+# checks one credential of the user it is given; given None (a user who may not be checked
+# now) it does the same work where that matters, and says False
+Proof = Callable[[UserInfo | None], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,8 @@ class _Guard:
 
 
 class LoginGuard:
-    """Signs users in with passwords, counting failures per account, device and address."""
+    """Signs users in with passwords and judges their second factors, counting failures per
+    account, device and address."""
 
     def __init__(
         self,
@@ -71,28 +79,57 @@ class LoginGuard:
         self.clock = clock
 
     async def sign_in(self, attempt: Attempt) -> Outcome:
-        at = self.clock()
         name = canonical_username(attempt.username)
         user = await self.store.find_user(name) if name else None
-        nonce = attempt.devices.get(user.uid) if user else None
+
+        async def password_right(admitted: UserInfo | None) -> bool:
+            # a user who may not be checked gets the dummy hash: the same argon2 work
+            checked = admitted.password_hash if admitted is not None else None
+            return await verify_password_async(checked, attempt.password)
+
+        return await self._judge(user, attempt.ip, attempt.devices, password_right, final=False)
+
+    async def second_factor(
+        self, user: UserInfo, ip: str, devices: Mapping[str, str], proof: Proof
+    ) -> Outcome:
+        """Judge a second factor (a TOTP or recovery code) of ``user`` as a password is
+        judged: counted before it is checked, on the same counters, so that a six-digit code
+        cannot be guessed; a locked account is not checked at all and fails the same way.
+        ``proof(user)`` checks the code (it is never called while the user is locked)."""
+        return await self._judge(user, ip, devices, proof, final=True)
+
+    async def _judge(
+        self,
+        user: UserInfo | None,
+        ip: str,
+        devices: Mapping[str, str],
+        proof: Proof,
+        *,
+        final: bool,
+    ) -> Outcome:
+        """The counting around one proof. The failure counted before the proof is forgotten
+        when it succeeds and is ``final``; a right password that a second factor must follow
+        is not final (else a right password would reset the count of wrong codes)."""
+        at = self.clock()
+        nonce = devices.get(user.uid) if user else None
         guard = _Guard(DEVICE, nonce, self.policy.device) if nonce else None
         count = await self._count(guard, at) if guard else None
         if guard is None or count is None or not guard.admits(count, at):
             # not a device of this user (or a locked one): the address, then the account
-            wait = await self.counters.read_counter(ADDRESS, address_key(attempt.ip), at=at)
+            wait = await self.counters.read_counter(ADDRESS, address_key(ip), at=at)
             if wait.wait_at(at):
                 return Outcome(retry_after=wait.wait_at(at))
             guard = _Guard(ACCOUNT, user.uid if user else UNKNOWN, self.policy.account)
             count = await self._count(guard, at)
         admitted = user is not None and guard.admits(count, at)
-        checked = user.password_hash if user is not None and admitted else None
-        if await verify_password_async(checked, attempt.password) and user and not user.disabled:
-            await self.counters.clear_counter(guard.scope, guard.key)
+        if await proof(user if admitted else None) and user and not user.disabled:
+            if final or not (await self.store.enrolled_factors(user.id)).any:
+                await self.counters.clear_counter(guard.scope, guard.key)
             return Outcome(user=user)
         if admitted and user is not None:
-            await self._failed(guard, count, user, attempt.ip, at)
+            await self._failed(guard, count, user, ip, at)
         if guard.scope == ACCOUNT:
-            await self._count_address(attempt.ip, at)
+            await self._count_address(ip, at)
         return Outcome()
 
     async def _count(self, guard: _Guard, at: datetime) -> Count:

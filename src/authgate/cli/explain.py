@@ -10,10 +10,20 @@ import click
 from authgate.cli.command import emit, fail, json_option, load, run_store
 from authgate.forward.apps import AppIndex
 from authgate.forward.decision import Decision
-from authgate.forward.model import Identity, with_mfa_default
+from authgate.forward.model import (
+    PASSKEY,
+    PASSWORD,
+    RECOVERY_CODE,
+    TOTP,
+    AppView,
+    Identity,
+    with_mfa_default,
+)
 from authgate.forward.policy import CookieState, decide
 from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.storage.store import Store
+
+KNOWN_METHODS = frozenset({PASSWORD, TOTP, PASSKEY, RECOVERY_CODE})
 
 
 def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
@@ -27,6 +37,15 @@ def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
         sys.exit(1)
 
 
+def parse_amr(value: str) -> tuple[str, ...]:
+    methods = tuple(dict.fromkeys(m.strip() for m in value.split(",") if m.strip()))
+    unknown = [m for m in methods if m not in KNOWN_METHODS]
+    if unknown:
+        known = ", ".join(sorted(KNOWN_METHODS))
+        fail(f"--amr: unknown method {', '.join(unknown)} (known: {known})")
+    return methods
+
+
 def print_refusal(url: str, reason: str) -> None:
     click.echo(f"request: {url}\noutcome: bad request (400; 401 on auth/nginx): {reason}")
 
@@ -35,6 +54,12 @@ def print_refusal(url: str, reason: str) -> None:
 @click.option("--url", default="", help="The URL a browser would open.")
 @click.option("--user", "username", default="", help="Judge as this user (signed in).")
 @click.option("--anonymous", is_flag=True, help="Judge without a session (the default).")
+@click.option(
+    "--amr",
+    default=PASSWORD,
+    show_default=True,
+    help="How the session signed in (with --user): pwd, otp, hwk, rec, comma-separated.",
+)
 @click.option("--method", default="GET", show_default=True)
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Client address.")
 @click.option("--decision", "decision_id", default="", help="Show a past decision by its id.")
@@ -45,12 +70,14 @@ def explain(
     url: str,
     username: str,
     anonymous: bool,
+    amr: str,
     method: str,
     ip: str,
     decision_id: str,
     as_json: bool,
 ) -> None:
-    """Explain a decision: the canonical request, the app, each rule tried, the outcome."""
+    """Explain a decision: the canonical request, the app, each rule tried, whether the app
+    needs a second factor, the outcome. --amr says how the --user session signed in."""
     if decision_id:
         show_decision(ctx, decision_id, as_json)
         return
@@ -59,15 +86,24 @@ def explain(
     if username and anonymous:
         fail("--user and --anonymous exclude each other")
     request = parse_url(url, method, ip)
+    methods = parse_amr(amr)
 
-    async def act(store: Store) -> tuple[Decision, list[str]]:
+    async def act(store: Store) -> tuple[Decision, list[str], bool | None]:
         identity = None
         if username:
             user = await store.get_user(username)
             if user.disabled:
                 fail(f"user {username} is disabled: every request of theirs goes to login")
             identity = Identity(
-                "explain", "", user.id, user.uid, user.username, user.email, user.name, user.groups
+                "explain",
+                "",
+                user.id,
+                user.uid,
+                user.username,
+                user.email,
+                user.name,
+                user.groups,
+                amr=methods,
             )
 
         trace: list[str] = []
@@ -75,9 +111,10 @@ def explain(
         app = AppIndex(apps).find(request, trace)
         state = CookieState.ABSENT if identity is None else CookieState.VALID
         # explain prints no login URL, so the outpost prefix in it does not matter
-        return decide(app, request, identity, state, trace, prefix=""), trace
+        mfa = app.needs_mfa if isinstance(app, AppView) else None
+        return decide(app, request, identity, state, trace, prefix=""), trace, mfa
 
-    decision, trace = run_store(ctx, act)
+    decision, trace, mfa = run_store(ctx, act)
     data: dict[str, object] = {
         "request": {
             "method": request.method,
@@ -88,6 +125,8 @@ def explain(
         "outcome": decision.outcome,
         "reason": decision.reason,
         "trace": trace,
+        "mfa_required": mfa,
+        "amr": list(methods) if username else [],
     }
     emit(as_json, data, lambda: _text(data))
 

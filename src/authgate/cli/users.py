@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -10,7 +11,7 @@ from typing import TypeVar
 import click
 
 from authgate.cli.command import emit, json_option, load, read_password, run_store, table
-from authgate.storage.store import Count, LoginCounters, Store, UserInfo
+from authgate.storage.store import Count, LoginCounters, Removed, Store, UserInfo
 
 T = TypeVar("T")
 
@@ -243,3 +244,30 @@ def unlock(ctx: click.Context, name: str, as_json: bool) -> None:
     cleared = _with_counters(ctx, lambda store, c: unlock_account(store, c, name))
     text = f"unlocked {name}" if cleared else f"{name} had no failed sign-ins; nothing to do"
     emit(as_json, {"user": name, "unlocked": True, "cleared": cleared}, text)
+
+
+@user.command("reset-mfa")
+@click.argument("name")
+@json_option
+@click.pass_context
+def reset_mfa(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Remove a user's authenticator app, passkeys and recovery codes (they lost them), and
+    end the user's sessions: the next sign-in is with the password alone, then they enrol
+    again."""
+
+    async def action(store: Store) -> tuple[Removed, int]:
+        found = await store.get_user(name)
+        removed = await store.remove_second_factors(found.id)
+        ended = await store.revoke_user_sessions(found.username)
+        detail = json.dumps(asdict(removed) | {"sessions_ended": ended})
+        await store.audit("mfa_reset", subject=found.username, detail=detail)
+        return removed, ended
+
+    removed, ended = run_store(ctx, action)
+    data = {"user": name, "removed": asdict(removed), "sessions_ended": ended}
+    totp = "an authenticator app" if removed.totp else "no authenticator app"
+    text = (
+        f"reset the second factors of {name}: removed {totp}, {removed.passkeys} passkey(s), "
+        f"{removed.recovery_codes} unused recovery code(s); ended {ended} session(s)"
+    )
+    emit(as_json, data, text)

@@ -5,7 +5,9 @@ canonical request and the identity the gate found, and returns the Decision.
    CORS preflights of apps that let them through;
 2. the app's rules judged without identity (``prejudge``);
 3. no valid session: login (Challenge);
-4. bindings; 5. the rules again, now with identity.
+4. bindings; 5. the rules again, now with identity;
+6. an allowed request to an app that needs MFA, by a session that proved no second factor:
+   login again (a Challenge), where the portal asks only for the second factor (step-up).
 
 No I/O, no signer, no clock. Each step appends a line to ``trace`` when one is given; that
 trace is what ``authgate explain`` prints.
@@ -34,6 +36,7 @@ from authgate.forward.request import ForwardRequest
 Trace = list[str] | None
 CALLBACK_MARKER = "X-authentik-auth-callback=true"
 LOGOUT_MARKER = "X-authentik-logout=true"
+SECOND_FACTOR_REQUIRED = "second factor required"
 
 
 class CookieState(enum.Enum):
@@ -61,7 +64,7 @@ def decide(
         return early
     if identity is None:
         return _challenge(app, request, cookie_state, prefix, trace)
-    return _with_identity(app, request, identity, trace)
+    return _with_identity(app, request, identity, prefix, trace)
 
 
 def needs_session(app: AppView | Conflict | None, request: ForwardRequest) -> TypeGuard[AppView]:
@@ -117,13 +120,23 @@ def _challenge(
 
 
 def _with_identity(
-    app: AppView, request: ForwardRequest, identity: Identity, trace: Trace
+    app: AppView, request: ForwardRequest, identity: Identity, prefix: str, trace: Trace
 ) -> Decision:
-    groups = ", ".join(identity.groups) or "-"
-    _note(trace, f"session: user {identity.username}, groups {groups}")
+    if trace is not None:
+        groups = ", ".join(identity.groups) or "-"
+        factors = f", signed in with {','.join(identity.amr)}" if identity.amr else ""
+        trace.append(f"session: user {identity.username}, groups {groups}{factors}")
     allowed, reason = judge_with_identity(app, request, identity, trace)
     if not allowed:
         return Deny(app, identity, reason, needs_phrase(app))
+    if app.needs_mfa:
+        step_up = not identity.second_factor
+        if trace is not None:
+            has = ",".join(identity.amr) or "no factor"
+            then = "second factor step" if step_up else "satisfied"
+            trace.append(f"mfa: required, session has {has}: {then}")
+        if step_up:
+            return Challenge(app, login_url(app, request, prefix), SECOND_FACTOR_REQUIRED)
     return Allow(app, identity, reason, cookie=_cookie(app, request))
 
 

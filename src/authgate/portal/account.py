@@ -18,6 +18,7 @@ from starlette.routing import Route
 from authgate.forward.sessions import SessionRecord
 from authgate.portal.forms import page, redirect
 from authgate.portal.signin import portal_session
+from authgate.portal.two_factor_section import two_factor_section
 from authgate.storage.store import UserInfo
 from authgate.web.requests import runtime_of
 from authgate.web.runtime import Runtime
@@ -34,10 +35,19 @@ class Account:
 Gather = Callable[[Runtime, Request, Account], Awaitable[dict[str, object]]]
 
 # (template, gather) in the order the page shows them
-SECTIONS: tuple[tuple[str, Gather], ...] = ()
+SECTIONS: tuple[tuple[str, Gather], ...] = (("account_two_factor.html", two_factor_section),)
 
 # what a section's form may say after it acted (``?notice=<key>``); nothing else is shown
-NOTICES: dict[str, str] = {}
+NOTICES: dict[str, str] = {
+    "form_expired": "The form expired. Please try again.",
+    "totp_on": "Two-step sign-in is on: your authenticator app's code is asked after your "
+    "password.",
+    "totp_off": "The authenticator app was removed.",
+    "totp_already_on": "An authenticator app is set up already. Remove it first to set up another.",
+    "codes_new": "New recovery codes were made; the old ones no longer work.",
+    "code_wrong": "That code is not right, or was used already. Nothing was changed.",
+    "no_factor": "Set up an authenticator app or a passkey first.",
+}
 
 
 async def signed_in_account(rt: Runtime, request: Request) -> Account | None:

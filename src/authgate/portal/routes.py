@@ -1,6 +1,7 @@
 """Portal pages. ``/flow/authorize`` is the hinge of cross-domain SSO: with a portal session
-it re-judges the target URL with the app's policy and either shows the deny page or hands the
-app's callback a one-time code; without one it shows the login form first."""
+it re-judges the target URL with the app's policy and either shows the deny page, asks for
+the second factor the app needs (step-up: no password again), or hands the app's callback a
+one-time code; without one it shows the login form first."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from authgate.accounts.login import FAILED, Attempt
-from authgate.forward.decision import Deny, decision_line
+from authgate.forward.decision import Challenge, Deny, decision_line
 from authgate.forward.model import PASSWORD, AppView
 from authgate.forward.policy import CookieState, decide
 from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.forward.sessions import SessionRecord
-from authgate.portal.cookies import device_cookie, device_cookie_name, portal_cookie
+from authgate.portal.cookies import device_cookie_name, portal_cookie
 from authgate.portal.forms import csrf_ok, page, read_form, redirect, with_csrf
+from authgate.portal.second_factor import step_up
 from authgate.portal.signin import first_factor_ok, portal_session
 from authgate.web.audit import decision_event
 from authgate.web.requests import PageRequest, runtime_of
@@ -95,10 +97,7 @@ async def login_submit(request: Request) -> Response:
         await rt.store.audit("login_failed", actor=username, ip=ip)
         return _login_page(rt, request, state, 401, username=username, error=FAILED)
     remember = form.get("remember") == "1"
-    response = await first_factor_ok(rt, request, user, (PASSWORD,), remember=remember, state=state)
-    device = rt.devices.issue(devices, user.uid)
-    response.headers.append("set-cookie", device_cookie(rt.settings, device, rt.devices.lifetime))
-    return response
+    return await first_factor_ok(rt, request, user, (PASSWORD,), remember=remember, state=state)
 
 
 async def authorize(request: Request) -> Response:
@@ -115,8 +114,10 @@ async def authorize(request: Request) -> Response:
     trace: list[str] = []
     ip = PageRequest.read(request, rt.settings).ip
     decision = _judge_target(rt, app, state["rd"], ip, session, trace)
-    if decision is not None:
+    if isinstance(decision, Deny):
         return await _refuse(rt, request, decision, state["rd"], ip, trace)
+    if isinstance(decision, Challenge):  # the app needs a second factor this session lacks
+        return await step_up(rt, session, state_token)
     code = await rt.store.create_code(session.identity.session_id, app.id, state["n"])
     callback = f"{state['o']}{rt.settings.outpost_prefix}/callback"
     return redirect(f"{callback}?code={quote(code)}&state={quote(state_token)}")
@@ -195,9 +196,10 @@ def _state_app(rt: Runtime, state: str) -> AppView | None:
 
 def _judge_target(
     rt: Runtime, app: AppView, target: str, ip: str, session: SessionRecord, trace: list[str]
-) -> Deny | None:
+) -> Deny | Challenge | None:
     """The same judgement the check will make for ``target``: never issue a code for a URL
-    the check would refuse (that is a redirect loop)."""
+    the check would refuse or send back to login (that is a redirect loop). A Challenge
+    here means the app needs a second factor the portal session has not proved."""
     try:
         # authentik's query markers are the check's to follow: only the rules are judged here
         request = ForwardRequest.from_url(target, "GET", ip, can_redirect=False)
@@ -206,4 +208,4 @@ def _judge_target(
         return Deny(app, session.identity, f"target URL cannot be judged: {exc.reason}", "")
     prefix = rt.settings.outpost_prefix
     decision = decide(app, request, session.identity, CookieState.VALID, trace, prefix=prefix)
-    return decision if isinstance(decision, Deny) else None
+    return decision if isinstance(decision, Deny | Challenge) else None

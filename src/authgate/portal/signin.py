@@ -5,6 +5,8 @@
   A user with a second factor enrolled, and any sign-in whose first factor is not enough,
   gets a *pending* sign-in (a signed cookie that lives five minutes) and goes to the
   second-factor step; anyone else gets a portal session at once.
+- ``start_session``: a portal session, and the device cookie that names this browser one of
+  the user's devices (issued only here, when the sign-in is complete).
 - ``subject_of``: whom the second-factor step is for: the pending sign-in, or (a step-up)
   the portal session the browser already has.
 - ``second_factor_ok``: a second factor was right: the pending sign-in becomes a portal
@@ -24,7 +26,12 @@ from starlette.responses import Response
 
 from authgate.forward.cookies import set_cookie
 from authgate.forward.sessions import SessionRecord
-from authgate.portal.cookies import portal_cookie, portal_cookie_name
+from authgate.portal.cookies import (
+    device_cookie,
+    device_cookie_name,
+    portal_cookie,
+    portal_cookie_name,
+)
 from authgate.portal.forms import redirect
 from authgate.signing import PENDING_MAX_AGE
 from authgate.storage.store import UserInfo
@@ -121,8 +128,14 @@ async def start_session(
     response.headers.append(
         "set-cookie", portal_cookie(rt.settings, signed, lifetime if remember else None)
     )
-    if PageRequest.read(request, rt.settings).cookie(pending_cookie_name(rt)):
+    page = PageRequest.read(request, rt.settings)
+    if page.cookie(pending_cookie_name(rt)):
         response.headers.append("set-cookie", pending_cookie(rt, "", 0))
+    # only a finished sign-in names this browser a device of the user: a right password
+    # alone must not buy a fresh device budget for guessing the second factor
+    devices = rt.devices.read(page.cookie(device_cookie_name(rt.settings)))
+    device = rt.devices.issue(devices, user.uid)
+    response.headers.append("set-cookie", device_cookie(rt.settings, device, rt.devices.lifetime))
     return response
 
 

@@ -9,7 +9,9 @@ One object, assembled from one part per concept over a shared base:
 - ``sessions``: portal and app sessions, and the one-time codes between them
 - ``audit``: the audit log
 - ``counters``: failed sign-ins per account, device and client address, and their locks
-- ``factors``: which second factors a user has enrolled
+- ``factors``: which second factors a user has enrolled; removing them all
+- ``totp``: TOTP secrets and the last time step used (single-use codes)
+- ``recovery``: recovery codes (hashes), replaced as a set, used once
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from authgate.storage.store.apps import AppStore, BindingChange, RuleSpec, app_v
 from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
-from authgate.storage.store.factors import Enrolled, FactorStore
+from authgate.storage.store.factors import Enrolled, FactorStore, Removed
 from authgate.storage.store.names import NAME, SLUG
+from authgate.storage.store.recovery import RecoveryCodeStore
 from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
+from authgate.storage.store.totp import TotpSecret, TotpStore
 from authgate.storage.store.users import UserInfo, UserStore
 
 __all__ = [
@@ -30,9 +34,11 @@ __all__ = [
     "Count",
     "Enrolled",
     "LoginCounters",
+    "Removed",
     "RuleSpec",
     "SessionInfo",
     "Store",
+    "TotpSecret",
     "UserInfo",
     "app_view",
     "code_hash",
@@ -40,9 +46,18 @@ __all__ = [
 ]
 
 
-class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore, FactorStore):
-    """Users, groups, apps and rules, sessions and codes, the audit log and the login
-    counters, over one engine.
+class Store(
+    UserStore,
+    AppStore,
+    SessionStore,
+    AuditStore,
+    CounterStore,
+    FactorStore,
+    TotpStore,
+    RecoveryCodeStore,
+):
+    """Users, groups, apps and rules, sessions and codes, the audit log, the login
+    counters and second factors, over one engine.
 
     Changes that running servers must see at once bump the revision in the same transaction
     (see ``base``)."""

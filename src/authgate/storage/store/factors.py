@@ -1,11 +1,12 @@
 """Which second factors a user has enrolled: asked at every sign-in (a user with any is asked
-for one) and shown on the account page and by ``authgate user show``."""
+for one) and shown on the account page and by ``authgate user show``; and all of them removed
+at once (``authgate user reset-mfa``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from authgate.storage import models as m
 from authgate.storage.store.base import StoreBase
@@ -22,6 +23,15 @@ class Enrolled:
         """The user has a second factor: sign-in asks for it. Recovery codes alone do not
         count (they are the way back when the factor is lost)."""
         return self.totp or self.passkeys > 0
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What ``remove_second_factors`` took away."""
+
+    totp: bool = False
+    passkeys: int = 0
+    recovery_codes: int = 0  # unused ones
 
 
 class FactorStore(StoreBase):
@@ -44,3 +54,18 @@ class FactorStore(StoreBase):
                 .where(m.RecoveryCode.user_id == user_id, m.RecoveryCode.used_at.is_(None))
             )
         return Enrolled(totp is not None, int(passkeys or 0), int(codes or 0))
+
+    async def remove_second_factors(self, user_id: int) -> Removed:
+        """Remove the user's TOTP secret, passkeys, pending passkey challenges and recovery
+        codes, in one transaction."""
+        before = await self.enrolled_factors(user_id)
+        async with self._tx() as db:
+            for table in (
+                m.TotpCredential,
+                m.WebauthnCredential,
+                m.WebauthnChallenge,
+                m.RecoveryCode,
+            ):
+                await db.execute(delete(table).where(table.user_id == user_id))
+            await db.commit()
+        return Removed(before.totp, before.passkeys, before.recovery_codes)

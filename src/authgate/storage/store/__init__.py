@@ -10,6 +10,7 @@ One object, assembled from one part per concept over a shared base:
 - ``audit``: the audit log
 - ``counters``: failed sign-ins per account, device and client address, and their locks
 - ``factors``: which second factors a user has enrolled
+- ``passkeys``: WebAuthn credentials and the single-use challenges handed out for them
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.factors import Enrolled, FactorStore
 from authgate.storage.store.names import NAME, SLUG
+from authgate.storage.store.passkeys import NewPasskey, Passkey, PasskeyStore, TakenChallenge
 from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
 from authgate.storage.store.users import UserInfo, UserStore
 
@@ -30,9 +32,12 @@ __all__ = [
     "Count",
     "Enrolled",
     "LoginCounters",
+    "NewPasskey",
+    "Passkey",
     "RuleSpec",
     "SessionInfo",
     "Store",
+    "TakenChallenge",
     "UserInfo",
     "app_view",
     "code_hash",
@@ -40,9 +45,9 @@ __all__ = [
 ]
 
 
-class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore, FactorStore):
-    """Users, groups, apps and rules, sessions and codes, the audit log and the login
-    counters, over one engine.
+class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore, FactorStore, PasskeyStore):
+    """Users, groups, apps and rules, sessions and codes, the audit log, the login
+    counters and passkeys, over one engine.
 
     Changes that running servers must see at once bump the revision in the same transaction
     (see ``base``)."""

@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from authgate.forward.sessions import SessionRecord
 from authgate.portal.forms import page, redirect
+from authgate.portal.passkeys_section import passkeys_section
 from authgate.portal.signin import portal_session
 from authgate.storage.store import UserInfo
 from authgate.web.requests import runtime_of
@@ -34,10 +35,18 @@ class Account:
 Gather = Callable[[Runtime, Request, Account], Awaitable[dict[str, object]]]
 
 # (template, gather) in the order the page shows them
-SECTIONS: tuple[tuple[str, Gather], ...] = ()
+SECTIONS: tuple[tuple[str, Gather], ...] = (("account_passkeys.html", passkeys_section),)
 
 # what a section's form may say after it acted (``?notice=<key>``); nothing else is shown
-NOTICES: dict[str, str] = {}
+NOTICES: dict[str, str] = {
+    "passkey_added": "Your passkey is registered.",
+    "passkey_renamed": "The passkey is renamed.",
+    "passkey_removed": "The passkey is removed.",
+    "passkey_name_missing": "Give the passkey a name.",
+    "passwordless_on": "You can now sign in with a passkey alone.",
+    "passwordless_off": "Signing in with a passkey alone is off.",
+    "passwordless_needs_passkey": "Register a passkey first.",
+}
 
 
 async def signed_in_account(rt: Runtime, request: Request) -> Account | None:

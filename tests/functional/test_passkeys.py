@@ -6,6 +6,7 @@ sign-in, the second factor and step-up, enrol-first, and every way an answer can
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -321,6 +322,17 @@ async def test_a_counter_that_goes_back_is_refused_and_audited_as_a_clone(
     assert "passkey_clone_suspected" in await audit_events(harness)
     stored = (await harness.runtime.store.passkeys_of((await alice(harness)).id))[0]
     assert stored.sign_count == 5 and stored.last_used_at is not None
+
+
+async def test_an_account_locked_by_wrong_passwords_still_opens_with_its_passkey(
+    harness: Harness,
+) -> None:
+    key = await passkey_user(harness)
+    counters, uid = harness.runtime.login.counters, (await alice(harness)).uid
+    await counters.add_failure(ACCOUNT, uid, window=900, at=now())
+    await counters.lock_counter(ACCOUNT, uid, until=now() + timedelta(hours=1))
+    assert (await passwordless(harness, key)).status_code == 200
+    assert await session_amr(harness) == (PASSKEY,)
 
 
 async def test_failures_from_one_address_end_in_429(harness: Harness) -> None:

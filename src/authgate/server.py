@@ -31,6 +31,7 @@ from authgate.forward.answers import JSON, NO_STORE, Answer, json_body
 from authgate.forward.endpoint import ForwardAuthEndpoint, send_answer
 from authgate.portal import account as account_routes
 from authgate.portal import enrol, recovery_codes, second_factor, totp
+from authgate.portal import passkey_account, passkey_signin
 from authgate.portal import routes as portal_routes
 from authgate.web.logging import configure_logging
 from authgate.web.requests import runtime_of
@@ -149,6 +150,8 @@ def _starlette(rt: Runtime) -> Starlette:
         *totp.ROUTES,
         *recovery_codes.ROUTES,
         *enrol.ROUTES,
+        *passkey_account.ROUTES,
+        *passkey_signin.ROUTES,
     ]
     app = Starlette(routes=routes, lifespan=_lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.runtime = rt

@@ -322,7 +322,14 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def browser_page(tmp_path: Path) -> Iterator[Any]:
+def chromium_extra_args() -> list[str]:
+    """More Chromium switches for ``browser_page``; a module overrides this fixture to add
+    some (``--unsafely-treat-insecure-origin-as-secure=…`` for WebAuthn over plain http)."""
+    return []
+
+
+@pytest.fixture
+def browser_page(tmp_path: Path, chromium_extra_args: list[str]) -> Iterator[Any]:
     """A fresh Chromium page (its own context, so its own cookies), closed after the test.
 
     Playwright's sync API must not run inside a running event loop and its objects belong to
@@ -341,7 +348,9 @@ def browser_page(tmp_path: Path) -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=[*CHROMIUM_ARGS, *chromium_extra_args],
         )
         context = browser.new_context()
         context.set_default_timeout(15_000)

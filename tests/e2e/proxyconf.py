@@ -25,15 +25,19 @@ AUTH_SERVICE = "authgate.auth.svc"  # stands for authentik-server.authentik.svc.
 
 App = tuple[str, int]
 
-# seed 000: nginx.ingress.kubernetes.io/auth-response-headers
+# Not in the seeds, added as authentik's own proxy docs do: the tests of how a session signed
+# in (amr) read it from the JWT the upstream receives.
+JWT_HEADER = "X-authentik-jwt"
+# seed 000: nginx.ingress.kubernetes.io/auth-response-headers (+ JWT_HEADER)
 NGINX_AUTH_RESPONSE_HEADERS = (
     "Set-Cookie",
     "X-authentik-username",
     "X-authentik-groups",
     "X-authentik-email",
     "X-authentik-uid",
+    JWT_HEADER,
 )
-# seed 003: Middleware authentik-forward-auth, forwardAuth.authResponseHeaders
+# seed 003: Middleware authentik-forward-auth, forwardAuth.authResponseHeaders (+ JWT_HEADER)
 TRAEFIK_AUTH_RESPONSE_HEADERS = (
     "X-Authentik-Username",
     "X-Authentik-Groups",
@@ -41,6 +45,7 @@ TRAEFIK_AUTH_RESPONSE_HEADERS = (
     "X-Authentik-Uid",
     "X-Authentik-Name",
     "Authorization",
+    JWT_HEADER,
 )
 CADDY_COPY_HEADERS = (
     "X-Authentik-Username",
@@ -48,6 +53,7 @@ CADDY_COPY_HEADERS = (
     "X-Authentik-Email",
     "X-Authentik-Name",
     "X-Authentik-Uid",
+    JWT_HEADER,
 )
 
 

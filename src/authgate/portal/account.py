@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from authgate.forward.sessions import SessionRecord
 from authgate.portal.forms import page, redirect
+from authgate.portal.passkeys_section import passkeys_section
 from authgate.portal.signin import portal_session
 from authgate.portal.two_factor_section import two_factor_section
 from authgate.storage.store import UserInfo
@@ -35,7 +36,10 @@ class Account:
 Gather = Callable[[Runtime, Request, Account], Awaitable[dict[str, object]]]
 
 # (template, gather) in the order the page shows them
-SECTIONS: tuple[tuple[str, Gather], ...] = (("account_two_factor.html", two_factor_section),)
+SECTIONS: tuple[tuple[str, Gather], ...] = (
+    ("account_two_factor.html", two_factor_section),
+    ("account_passkeys.html", passkeys_section),
+)
 
 # what a section's form may say after it acted (``?notice=<key>``); nothing else is shown
 NOTICES: dict[str, str] = {
@@ -47,6 +51,13 @@ NOTICES: dict[str, str] = {
     "codes_new": "New recovery codes were made; the old ones no longer work.",
     "code_wrong": "That code is not right, or was used already. Nothing was changed.",
     "no_factor": "Set up an authenticator app or a passkey first.",
+    "passkey_added": "Your passkey is registered.",
+    "passkey_renamed": "The passkey is renamed.",
+    "passkey_removed": "The passkey is removed.",
+    "passkey_name_missing": "Give the passkey a name.",
+    "passwordless_on": "You can now sign in with a passkey alone.",
+    "passwordless_off": "Signing in with a passkey alone is off.",
+    "passwordless_needs_passkey": "Register a passkey first.",
 }
 
 

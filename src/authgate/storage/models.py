@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -200,14 +201,15 @@ class TotpCredential(Base):
 
 
 class WebauthnCredential(Base):
-    """A registered passkey or security key (ids and keys base64url)."""
+    """A registered passkey or security key (ids and keys base64url; ``sign_count`` is the
+    authenticator's unsigned 32-bit counter, hence a big integer)."""
 
     __tablename__ = "webauthn_credentials"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
     public_key: Mapped[str] = mapped_column(Text)
-    sign_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     transports: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

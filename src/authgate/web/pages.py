@@ -13,7 +13,9 @@ from authgate.forward.decision import Deny, UnknownHost
 
 
 def security_headers(public_origin: str) -> dict[str, str]:
-    """No scripts at all; styles only from ourselves and the portal.
+    """Scripts and styles only from files of ourselves and the portal (no inline script: the
+    one script, ``static/passkeys.js``, makes the WebAuthn calls to the portal, hence
+    ``connect-src``); no frames, no plugins, no base URL.
 
     ``form-action`` stays open on purpose: browsers apply it to every redirect after a form
     post too, and a login ends with redirects to the app's own host, wherever it is.
@@ -21,7 +23,9 @@ def security_headers(public_origin: str) -> dict[str, str]:
     return {
         "cache-control": "no-store",
         "content-security-policy": (
-            f"default-src 'none'; style-src 'self' {public_origin}; img-src 'self' data:; "
+            f"default-src 'none'; script-src 'self' {public_origin}; "
+            f"connect-src 'self' {public_origin}; style-src 'self' {public_origin}; "
+            "img-src 'self' data:; "
             "frame-ancestors 'none'; base-uri 'none'"
         ),
         "x-frame-options": "DENY",
@@ -45,6 +49,8 @@ class Pages:
 
     def render(self, template: str, **context: object) -> str:
         context.setdefault("static_url", self.settings.public_origin + "/static/authgate.css")
+        context.setdefault("passkeys_js", self.settings.public_origin + "/static/passkeys.js")
+        context.setdefault("portal_url", self.settings.public_url)
         context.setdefault("brand", "authgate")
         return self.templates.get_template(template).render(**context)
 

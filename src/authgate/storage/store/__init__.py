@@ -12,6 +12,7 @@ One object, assembled from one part per concept over a shared base:
 - ``factors``: which second factors a user has enrolled; removing them all
 - ``totp``: TOTP secrets and the last time step used (single-use codes)
 - ``recovery``: recovery codes (hashes), replaced as a set, used once
+- ``passkeys``: WebAuthn credentials and the single-use challenges handed out for them
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.factors import Enrolled, FactorStore, Removed
 from authgate.storage.store.names import NAME, SLUG
 from authgate.storage.store.recovery import RecoveryCodeStore
+from authgate.storage.store.passkeys import NewPasskey, Passkey, PasskeyStore, TakenChallenge
 from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
 from authgate.storage.store.totp import TotpSecret, TotpStore
 from authgate.storage.store.users import UserInfo, UserStore
@@ -34,10 +36,13 @@ __all__ = [
     "Count",
     "Enrolled",
     "LoginCounters",
+    "NewPasskey",
+    "Passkey",
     "Removed",
     "RuleSpec",
     "SessionInfo",
     "Store",
+    "TakenChallenge",
     "TotpSecret",
     "UserInfo",
     "app_view",
@@ -55,9 +60,10 @@ class Store(
     FactorStore,
     TotpStore,
     RecoveryCodeStore,
+    PasskeyStore,
 ):
     """Users, groups, apps and rules, sessions and codes, the audit log, the login
-    counters and second factors, over one engine.
+    counters, second factors and passkeys, over one engine.
 
     Changes that running servers must see at once bump the revision in the same transaction
     (see ``base``)."""

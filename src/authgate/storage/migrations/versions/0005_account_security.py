@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("credential_id", sa.String(1400), nullable=False),
         sa.Column("public_key", sa.Text(), nullable=False),
-        sa.Column("sign_count", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("sign_count", sa.BigInteger(), nullable=False, server_default="0"),
         sa.Column("name", sa.String(100), nullable=False, server_default=""),
         sa.Column("transports", sa.String(200), nullable=False, server_default=""),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -20,13 +20,14 @@ from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.factors import Enrolled, FactorStore
 from authgate.storage.store.names import NAME, SLUG
-from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
+from authgate.storage.store.sessions import BrowserSession, SessionInfo, SessionStore, code_hash
 from authgate.storage.store.users import UserInfo, UserStore
 
 __all__ = [
     "NAME",
     "SLUG",
     "BindingChange",
+    "BrowserSession",
     "Count",
     "Enrolled",
     "LoginCounters",

@@ -30,8 +30,14 @@ from authgate.flow import routes as flow_routes
 from authgate.forward.answers import JSON, NO_STORE, Answer, json_body
 from authgate.forward.endpoint import ForwardAuthEndpoint, send_answer
 from authgate.portal import account as account_routes
-from authgate.portal import enrol, recovery_codes, second_factor, totp
-from authgate.portal import passkey_account, passkey_signin
+from authgate.portal import (
+    enrol,
+    passkey_account,
+    passkey_signin,
+    recovery_codes,
+    second_factor,
+    totp,
+)
 from authgate.portal import routes as portal_routes
 from authgate.web.logging import configure_logging
 from authgate.web.requests import runtime_of

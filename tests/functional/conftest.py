@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -124,6 +124,25 @@ async def harness(tmp_path: Path, template_db: tuple[Path, str]) -> AsyncIterato
     built = await build_harness(tmp_path, template_db)
     yield built
     await close_harness(built)
+
+
+Browsers = Callable[[], httpx.AsyncClient]
+
+
+@pytest.fixture
+async def browsers(harness: Harness) -> AsyncIterator[Browsers]:
+    """Fresh browsers (own cookie jars) on the same in-process app."""
+    made: list[httpx.AsyncClient] = []
+
+    def make() -> httpx.AsyncClient:
+        made.append(
+            httpx.AsyncClient(transport=harness.client._transport, headers=harness.client.headers)
+        )
+        return made[-1]
+
+    yield make
+    for client in made:
+        await client.aclose()
 
 
 @pytest.fixture

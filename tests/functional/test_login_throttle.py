@@ -7,35 +7,17 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from authgate.storage.redis.counters import RedisCounters
-from tests.functional.conftest import PASSWORD, PUBLIC, Harness, login_fields
+from tests.functional.conftest import PASSWORD, PUBLIC, Browsers, Harness, login_fields
 
 OWNER_IP = "203.0.113.7"
 ATTACKER_IP = "198.51.100.66"
 LOCK_AFTER = 10  # the account limit the portal ships with
-Browsers = Callable[[], httpx.AsyncClient]
-
-
-@pytest.fixture
-async def browsers(harness: Harness) -> AsyncIterator[Browsers]:
-    """Fresh browsers (own cookie jars) on the same in-process app."""
-    made: list[httpx.AsyncClient] = []
-
-    def make() -> httpx.AsyncClient:
-        made.append(
-            httpx.AsyncClient(transport=harness.client._transport, headers=harness.client.headers)
-        )
-        return made[-1]
-
-    yield make
-    for client in made:
-        await client.aclose()
 
 
 async def sign_in(

@@ -6,7 +6,6 @@ one-time code; without one it shows the login form first."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -21,6 +20,7 @@ from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.forward.sessions import SessionRecord
 from authgate.portal.cookies import device_cookie_name, portal_cookie
 from authgate.portal.forms import csrf_ok, page, read_form, redirect, with_csrf
+from authgate.portal.launcher import home
 from authgate.portal.second_factor import step_up
 from authgate.portal.signin import first_factor_ok, portal_session
 from authgate.web.audit import decision_event
@@ -49,24 +49,6 @@ def _throttled_page(
     answer = _login_page(rt, request, state, 429, username=username, error=message)
     answer.headers["retry-after"] = str(seconds)
     return answer
-
-
-async def home(request: Request) -> Response:
-    rt = runtime_of(request)
-    public = rt.settings.public_url
-    session = await portal_session(rt, request)
-    if session is None:
-        return redirect(f"{public}/login")
-    user = await rt.store.find_user(session.identity.username)
-    expires = datetime.fromtimestamp(session.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return page(
-        rt,
-        request,
-        "signed_in.html",
-        user=user,
-        session_expires=expires,
-        logout_action=f"{public}/logout",
-    )
 
 
 async def login_form(request: Request) -> Response:

@@ -13,19 +13,24 @@ from authgate.forward.decision import Deny, UnknownHost
 
 
 def security_headers(public_origin: str) -> dict[str, str]:
-    """Scripts and styles only from files of ourselves and the portal (no inline script: the
-    one script, ``static/passkeys.js``, makes the WebAuthn calls to the portal, hence
-    ``connect-src``); no frames, no plugins, no base URL.
+    """No inline script, no frames, nothing cached.
+
+    Scripts and styles only from the portal itself (the one script, ``static/passkeys.js``,
+    makes the WebAuthn calls to the portal, hence ``connect-src``); images also from
+    ``data:`` and any https URL, so the launcher shows the icons apps are given, and from
+    http URLs only when the portal itself is served over http (an https page would not load
+    them anyway).
 
     ``form-action`` stays open on purpose: browsers apply it to every redirect after a form
     post too, and a login ends with redirects to the app's own host, wherever it is.
     """
+    images = "'self' data: https:" + (" http:" if public_origin.startswith("http:") else "")
     return {
         "cache-control": "no-store",
         "content-security-policy": (
             f"default-src 'none'; script-src 'self' {public_origin}; "
             f"connect-src 'self' {public_origin}; style-src 'self' {public_origin}; "
-            "img-src 'self' data:; "
+            f"img-src {images}; "
             "frame-ancestors 'none'; base-uri 'none'"
         ),
         "x-frame-options": "DENY",

@@ -23,9 +23,9 @@ from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.factors import Enrolled, FactorStore, Removed
 from authgate.storage.store.names import NAME, SLUG
-from authgate.storage.store.recovery import RecoveryCodeStore
 from authgate.storage.store.passkeys import NewPasskey, Passkey, PasskeyStore, TakenChallenge
-from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
+from authgate.storage.store.recovery import RecoveryCodeStore
+from authgate.storage.store.sessions import BrowserSession, SessionInfo, SessionStore, code_hash
 from authgate.storage.store.totp import TotpSecret, TotpStore
 from authgate.storage.store.users import UserInfo, UserStore
 
@@ -33,6 +33,7 @@ __all__ = [
     "NAME",
     "SLUG",
     "BindingChange",
+    "BrowserSession",
     "Count",
     "Enrolled",
     "LoginCounters",

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Update, delete, select, update
+from sqlalchemy import ColumnElement, Update, and_, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import NotFoundError
 from authgate.forward.model import Identity
@@ -46,6 +47,39 @@ def revoke_live_sessions(uid: int) -> Update:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class BrowserSession:
+    """A live portal session as its owner sees it on the account page: one browser."""
+
+    id: str
+    created_at: datetime
+    last_seen: datetime  # the latest of the portal session's and its app sessions'
+    expires_at: datetime
+    ip: str  # where it signed in from
+    user_agent: str
+    amr: tuple[str, ...]
+    apps: tuple[str, ...]  # names of the apps it has live sessions with, sorted
+
+
+def _live() -> ColumnElement[bool]:
+    return and_(m.Session.revoked_at.is_(None), m.Session.expires_at > now())
+
+
+async def revoke_others(db: AsyncSession, user_id: int, keep: str) -> set[str]:
+    """Revoke every live session of user ``user_id`` but portal session ``keep`` and its
+    app sessions, in ``db``'s transaction (the caller commits with a revision bump)."""
+    others = and_(
+        m.Session.user_id == user_id,
+        m.Session.revoked_at.is_(None),
+        m.Session.id != keep,
+        or_(m.Session.parent_id.is_(None), m.Session.parent_id != keep),
+    )
+    ids = set(await db.scalars(select(m.Session.id).where(others)))
+    if ids:
+        await db.execute(update(m.Session).where(m.Session.id.in_(ids)).values(revoked_at=now()))
+    return ids
 
 
 class SessionStore(StoreBase):
@@ -174,6 +208,33 @@ class SessionStore(StoreBase):
                 raise NotFoundError("session", session_id)
         return await self.revoke_family(session_id)
 
+    async def browser_sessions(self, user_id: int) -> list[BrowserSession]:
+        """The user's live portal sessions, newest first, each with the apps it opened."""
+        async with self._tx() as db:
+            portal = (
+                await db.scalars(
+                    select(m.Session)
+                    .where(m.Session.user_id == user_id, m.Session.kind == "portal", _live())
+                    .order_by(m.Session.created_at.desc(), m.Session.id)
+                )
+            ).all()
+            children = (
+                await db.execute(
+                    select(m.Session.parent_id, m.Session.last_seen, m.Application.name)
+                    .join(m.Application, m.Application.id == m.Session.app_id)
+                    .where(m.Session.parent_id.in_([s.id for s in portal]), _live())
+                )
+            ).all()
+        return [_browser_session(s, [c for c in children if c[0] == s.id]) for s in portal]
+
+    async def revoke_other_sessions(self, user_id: int, keep: str) -> set[str]:
+        """End every session of the user but portal session ``keep`` and its app sessions;
+        the ids ended."""
+        async with self._tx() as db:
+            ended = await revoke_others(db, user_id, keep)
+            await self._commit_change(db)
+        return ended
+
     async def revoke_user_sessions(self, username: str) -> int:
         async with self._tx() as db:
             uid = await names.user_id(db, username)
@@ -247,3 +308,19 @@ class SessionStore(StoreBase):
             await db.commit()
         assert row is not None
         return row.session_id, row.app_id, row.nonce
+
+
+def _browser_session(
+    portal: m.Session, children: Sequence[tuple[str | None, datetime, str]]
+) -> BrowserSession:
+    seen = max([_aware(portal.last_seen), *(_aware(c[1]) for c in children)])
+    return BrowserSession(
+        id=portal.id,
+        created_at=_aware(portal.created_at),
+        last_seen=seen,
+        expires_at=_aware(portal.expires_at),
+        ip=portal.ip,
+        user_agent=portal.user_agent,
+        amr=tuple(method for method in portal.amr.split(",") if method),
+        apps=tuple(sorted({c[2] for c in children})),
+    )

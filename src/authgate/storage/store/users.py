@@ -14,7 +14,7 @@ from authgate.errors import ConflictError, NotFoundError
 from authgate.storage import models as m
 from authgate.storage.store import names
 from authgate.storage.store.base import StoreBase, now
-from authgate.storage.store.sessions import revoke_live_sessions
+from authgate.storage.store.sessions import revoke_live_sessions, revoke_others
 
 
 @dataclass(frozen=True)
@@ -123,6 +123,18 @@ class UserStore(StoreBase):
 
     async def set_password(self, username: str, password_hash: str) -> None:
         await self._update_user(username, password_hash=password_hash)
+
+    async def change_password(self, user_id: int, password_hash: str, keep: str) -> set[str]:
+        """A user's own new password: stored, and every session of theirs ended but portal
+        session ``keep`` (the browser that changed it) and its app sessions, in one
+        transaction; the ids ended."""
+        async with self._tx() as db:
+            await db.execute(
+                update(m.User).where(m.User.id == user_id).values(password_hash=password_hash)
+            )
+            ended = await revoke_others(db, user_id, keep)
+            await self._commit_change(db)
+        return ended
 
     async def set_disabled(self: _Disabling, username: str, disabled: bool) -> None:
         await self._update_user(username, disabled=disabled)

@@ -30,6 +30,7 @@ from authgate.flow import routes as flow_routes
 from authgate.forward.answers import JSON, NO_STORE, Answer, json_body
 from authgate.forward.endpoint import ForwardAuthEndpoint, send_answer
 from authgate.portal import account as account_routes
+from authgate.portal import links as link_routes
 from authgate.portal import routes as portal_routes
 from authgate.web.logging import configure_logging
 from authgate.web.requests import runtime_of
@@ -144,6 +145,7 @@ def _starlette(rt: Runtime) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *portal_routes.ROUTES,
         *account_routes.ROUTES,
+        *link_routes.ROUTES,
     ]
     app = Starlette(routes=routes, lifespan=_lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.runtime = rt

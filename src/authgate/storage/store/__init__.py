@@ -10,6 +10,7 @@ One object, assembled from one part per concept over a shared base:
 - ``audit``: the audit log
 - ``counters``: failed sign-ins per account, device and client address, and their locks
 - ``factors``: which second factors a user has enrolled
+- ``links``: one-time invitation and password-reset links
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.factors import Enrolled, FactorStore
+from authgate.storage.store.links import AccountLink, LinkStore
 from authgate.storage.store.names import NAME, SLUG
 from authgate.storage.store.sessions import SessionInfo, SessionStore, code_hash
 from authgate.storage.store.users import UserInfo, UserStore
@@ -26,6 +28,7 @@ from authgate.storage.store.users import UserInfo, UserStore
 __all__ = [
     "NAME",
     "SLUG",
+    "AccountLink",
     "BindingChange",
     "Count",
     "Enrolled",
@@ -40,9 +43,9 @@ __all__ = [
 ]
 
 
-class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore, FactorStore):
-    """Users, groups, apps and rules, sessions and codes, the audit log and the login
-    counters, over one engine.
+class Store(UserStore, AppStore, SessionStore, AuditStore, CounterStore, FactorStore, LinkStore):
+    """Users, groups, apps and rules, sessions and codes, the audit log, the login
+    counters, second factors and account links, over one engine.
 
     Changes that running servers must see at once bump the revision in the same transaction
     (see ``base``)."""

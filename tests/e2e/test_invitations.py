@@ -5,6 +5,7 @@ works once; a reset link ends the sessions the person had."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,6 +71,13 @@ def choose_password(page: Any, link: str, password: str) -> None:
     page.click("button[type=submit]")
 
 
+def sessions_of(stack: Stack) -> list[dict[str, Any]]:
+    """The user's live portal sessions as ``authgate user show`` lists them."""
+    shown = json.loads(stack.authgate.cli("user", "show", USER, "--json").stdout)
+    sessions: list[dict[str, Any]] = shown["sessions"]
+    return sessions
+
+
 def reaches_app(client: httpx.Client, stack: Stack) -> httpx.Response:
     return browse(client, stack.app_url("/again"), allowed=stack.allowed()).final
 
@@ -115,6 +123,8 @@ def test_a_reset_link_ends_the_sessions_it_replaces(stack: Stack, browser_page: 
         first = browse(client, stack.app_url("/x"), allowed=stack.allowed())
         after = login(client, first.final, USER, PASSWORD, allowed=stack.allowed())
         assert after.final.status_code == 200, after.describe()
+        (session,) = sessions_of(stack)
+        assert (session["amr"], session["apps"]) == (["pwd"], ["wiki"])
 
         stack.authgate.cli("user", "reset-link", USER)  # nora has no address: printed only
         assert stack.mail.messages == []
@@ -125,3 +135,5 @@ def test_a_reset_link_ends_the_sessions_it_replaces(stack: Stack, browser_page: 
         choose_password(browser_page, link.group(0), NEW_PASSWORD)
         browser_page.wait_for_url(f"{stack.authgate.public_url}/")
         assert login_form(reaches_app(client, stack)) is not None  # the old session is over
+        (session,) = sessions_of(stack)  # Chromium's, signed in by the link
+        assert (session["amr"], session["apps"]) == (["pwd"], [])

@@ -64,6 +64,8 @@ def test_reset_link_replaces_the_earlier_one(run: Run) -> None:
     assert pending == {"purpose": "reset", "expires_at": second["expires_at"]}
     assert "reset link pending until" in run("user", "show", "fay").stdout
     assert "no user named 'ghost'" in run("user", "reset-link", "ghost", code=1).output
+    run("user", "disable", "fay")
+    assert "is disabled: enable them first" in run("user", "reset-link", "fay", code=1).output
     events = [e["event"] for e in json.loads(run("audit", "--json").stdout)]
     assert events.count("reset_link_created") == 2 and "invite_created" in events
 

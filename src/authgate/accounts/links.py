@@ -19,6 +19,7 @@ from authgate.accounts.login import unlock_account
 from authgate.accounts.mail import Delivery, mail_link
 from authgate.accounts.passwords import hash_password_async
 from authgate.config import Settings
+from authgate.errors import ConflictError
 from authgate.storage.store import AccountLink, LoginCounters, Store, UserInfo
 from authgate.storage.store.links import INVITE, RESET
 
@@ -66,8 +67,11 @@ async def issue_link(
     tls: ssl.SSLContext | None = None,
 ) -> IssuedLink:
     """A new link of ``purpose`` for an existing user (their earlier links stop working);
-    mailed to the user's address when AUTHGATE_SMTP_URL is set."""
+    mailed to the user's address when AUTHGATE_SMTP_URL is set. A disabled user gets none
+    (ConflictError): a link never works for them."""
     user = await store.get_user(username)
+    if user.disabled:  # the link would be dead on arrival
+        raise ConflictError(f"user {user.username!r} is disabled: enable them first")
     token, link = await store.create_link(user.username, purpose)
     detail = json.dumps({"expires_at": link.expires_at.isoformat()})
     await store.audit(EVENTS[purpose], subject=user.username, detail=detail)

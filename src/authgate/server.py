@@ -38,6 +38,7 @@ from authgate.portal import (
     second_factor,
     totp,
 )
+from authgate.portal import links as link_routes
 from authgate.portal import routes as portal_routes
 from authgate.web.logging import configure_logging
 from authgate.web.requests import runtime_of
@@ -158,6 +159,7 @@ def _starlette(rt: Runtime) -> Starlette:
         *enrol.ROUTES,
         *passkey_account.ROUTES,
         *passkey_signin.ROUTES,
+        *link_routes.ROUTES,
     ]
     app = Starlette(routes=routes, lifespan=_lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.runtime = rt

@@ -6,12 +6,16 @@ import json
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from authgate.cli.command import emit, json_option, load, read_password, run_store, table
+from authgate.cli.invites import invite, reset_link
 from authgate.storage.store import Count, LoginCounters, Removed, Store, UserInfo
+
+if TYPE_CHECKING:
+    from authgate.accounts.overview import AccountOverview
 
 T = TypeVar("T")
 
@@ -210,27 +214,77 @@ def _lock_text(count: Count, at: datetime) -> str:
     return f"not locked ({count.failures} recent failed sign-ins)"
 
 
+def _time(at: datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _overview_data(overview: AccountOverview, at: datetime) -> dict[str, object]:
+    factors, link = overview.factors, overview.pending_link
+    return _public(overview.user) | {
+        "password_set": overview.user.password_hash is not None,
+        "login": _lock_data(overview.lock, at),
+        "factors": {
+            "totp": factors.totp,
+            "passkeys": factors.passkeys,
+            "recovery_codes": factors.recovery_codes,
+        },
+        "sessions": [
+            {
+                "id": s.id[:12],
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "signed_in": s.signed_in.isoformat(),
+                "last_seen": s.last_seen.isoformat(),
+                "expires_at": s.expires_at.isoformat(),
+                "amr": list(s.amr),
+                "apps": list(s.apps),
+            }
+            for s in overview.sessions
+        ],
+        "pending_link": None
+        if link is None
+        else {"purpose": link.purpose, "expires_at": link.expires_at.isoformat()},
+    }
+
+
+def _overview_text(overview: AccountOverview, at: datetime) -> str:
+    found, factors, link = overview.user, overview.factors, overview.pending_link
+    words = {"invite": "invitation", "reset": "reset link"}
+    lines = [
+        f"user:     {found.username}",
+        f"email:    {found.email}",
+        f"name:     {found.name}",
+        f"groups:   {', '.join(found.groups)}",
+        f"status:   {'disabled' if found.disabled else 'active'}",
+        f"password: {'set' if found.password_hash is not None else 'not set'}",
+        f"login:    {_lock_text(overview.lock, at)}",
+        f"factors:  TOTP {'yes' if factors.totp else 'no'}, {factors.passkeys} passkey(s), "
+        f"{factors.recovery_codes} recovery code(s) left",
+        "link:     "
+        + (f"{words[link.purpose]} pending until {_time(link.expires_at)}" if link else "none"),
+        f"sessions: {len(overview.sessions)}",
+    ]
+    for s in overview.sessions:
+        apps = ", ".join(s.apps) or "none"
+        lines.append(
+            f"  {s.id[:12]}  {s.ip or '-'}  signed in {_time(s.signed_in)}  "
+            f"last seen {_time(s.last_seen)}  amr {'+'.join(s.amr) or '-'}  apps: {apps}"
+        )
+    return "\n".join(lines)
+
+
 @user.command("show")
 @click.argument("name")
 @json_option
 @click.pass_context
 def show(ctx: click.Context, name: str, as_json: bool) -> None:
-    """Show a user, and whether failed sign-ins have locked the account."""
-    from authgate.accounts.login import account_lock
+    """Show a user: lock after failed sign-ins, second factors, live sessions, pending link."""
+    from authgate.accounts.overview import account_overview
     from authgate.storage.store import now
 
     at = now()
-    found, count = _with_counters(ctx, lambda store, c: account_lock(store, c, name, at))
-    data = _public(found) | {"login": _lock_data(count, at)}
-    lines = [
-        f"user:    {found.username}",
-        f"email:   {found.email}",
-        f"name:    {found.name}",
-        f"groups:  {', '.join(found.groups)}",
-        f"status:  {'disabled' if found.disabled else 'active'}",
-        f"login:   {_lock_text(count, at)}",
-    ]
-    emit(as_json, data, "\n".join(lines))
+    overview = _with_counters(ctx, lambda store, c: account_overview(store, c, name, at))
+    emit(as_json, _overview_data(overview, at), lambda: _overview_text(overview, at))
 
 
 @user.command("unlock")
@@ -271,3 +325,7 @@ def reset_mfa(ctx: click.Context, name: str, as_json: bool) -> None:
         f"{removed.recovery_codes} unused recovery code(s); ended {ended} session(s)"
     )
     emit(as_json, data, text)
+
+
+user.add_command(invite)
+user.add_command(reset_link)

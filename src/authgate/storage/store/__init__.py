@@ -13,6 +13,7 @@ One object, assembled from one part per concept over a shared base:
 - ``totp``: TOTP secrets and the last time step used (single-use codes)
 - ``recovery``: recovery codes (hashes), replaced as a set, used once
 - ``passkeys``: WebAuthn credentials and the single-use challenges handed out for them
+- ``links``: one-time invitation and password-reset links
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.factors import Enrolled, FactorStore, Removed
+from authgate.storage.store.links import AccountLink, LinkStore
 from authgate.storage.store.names import NAME, SLUG
 from authgate.storage.store.passkeys import NewPasskey, Passkey, PasskeyStore, TakenChallenge
 from authgate.storage.store.recovery import RecoveryCodeStore
@@ -32,6 +34,7 @@ from authgate.storage.store.users import UserInfo, UserStore
 __all__ = [
     "NAME",
     "SLUG",
+    "AccountLink",
     "BindingChange",
     "BrowserSession",
     "Count",
@@ -62,9 +65,10 @@ class Store(
     TotpStore,
     RecoveryCodeStore,
     PasskeyStore,
+    LinkStore,
 ):
     """Users, groups, apps and rules, sessions and codes, the audit log, the login
-    counters, second factors and passkeys, over one engine.
+    counters, second factors, passkeys and account links, over one engine.
 
     Changes that running servers must see at once bump the revision in the same transaction
     (see ``base``)."""

@@ -30,6 +30,12 @@ class SessionInfo:
     expires_at: datetime
     last_seen: datetime
     ip: str
+    amr: tuple[str, ...] = ()  # how a portal session signed in (app sessions: see parent)
+    user_agent: str = ""
+
+
+def _methods(amr: str) -> tuple[str, ...]:
+    return tuple(method for method in amr.split(",") if method)
 
 
 def code_hash(code: str) -> str:
@@ -154,7 +160,7 @@ class SessionStore(StoreBase):
             name=user.name,
             groups=groups,
             expires_at=_aware(sess.expires_at).timestamp(),
-            amr=tuple(method for method in amr.split(",") if method),
+            amr=_methods(amr),
         )
         return SessionRecord(
             identity=identity,
@@ -265,6 +271,8 @@ class SessionStore(StoreBase):
                 _aware(s.expires_at),
                 _aware(s.last_seen),
                 s.ip,
+                _methods(s.amr),
+                s.user_agent,
             )
             for s, user, slug in rows
         ]

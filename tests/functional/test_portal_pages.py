@@ -86,6 +86,7 @@ def assert_strict(answer: httpx.Response) -> None:
     }
     assert policy["default-src"] == "'none'", where
     assert policy["script-src"] == f"'self' {PUBLIC}", where
+    assert policy["connect-src"] == f"'self' {PUBLIC}", where  # passkeys.js calls the portal
     assert policy["frame-ancestors"] == "'none'", where
     assert policy["img-src"] == "'self' data: https: http:", where  # the portal is http here
     assert "unsafe" not in answer.headers["content-security-policy"], where
@@ -101,7 +102,6 @@ async def test_every_portal_page_has_the_strict_headers(
     anonymous = browsers()
     pages = [
         await anonymous.get(f"{PUBLIC}/login"),
-        await anonymous.get(f"{PUBLIC}/login/second-factor"),
         await anonymous.get(f"{PUBLIC}/logout"),
         await anonymous.get(f"{PUBLIC}/signed-out"),
         await anonymous.get(f"{PUBLIC}/no/such/page"),
@@ -114,6 +114,9 @@ async def test_every_portal_page_has_the_strict_headers(
     pages += [
         await alice.get(f"{PUBLIC}/"),
         await alice.get(f"{PUBLIC}/account"),
+        await alice.get(f"{PUBLIC}/account/totp"),
+        await alice.get(f"{PUBLIC}/account/enrol"),
+        await alice.get(f"{PUBLIC}/login/second-factor"),
         await alice.post(f"{PUBLIC}/account/password", data={"csrf_token": "forged"}),
         await alice.post(f"{PUBLIC}/account/sessions/end", data={"csrf_token": "forged"}),
     ]

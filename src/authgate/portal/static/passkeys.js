@@ -1,8 +1,8 @@
 /* authgate passkeys: the WebAuthn calls behind the portal's passkey buttons.
  *
  * A page marks a passkey box with data-passkey="create" (register) or "get" (sign in),
- * data-options and data-verify (the two calls), data-csrf (sent as X-CSRF-Token) and
- * optionally data-state, data-remember (the id of a checkbox) and a [data-passkey-name]
+ * data-options and data-verify (the two calls), a csrf_token input (sent as X-CSRF-Token)
+ * and optionally data-state, data-remember (the id of a checkbox) and a [data-passkey-name]
  * field. The box stays hidden where the browser cannot do WebAuthn. The script asks the
  * server for options, lets the browser create or use the passkey, posts the answer, and
  * navigates where the server says. No inline script anywhere: the CSP forbids it.
@@ -109,7 +109,8 @@
   }
 
   function run(box, button, error) {
-    var csrf = box.dataset.csrf;
+    var token = box.querySelector("input[name=csrf_token]");
+    var csrf = token ? token.value : "";
     var creating = box.dataset.passkey === "create";
     var body = fields(box);
     button.disabled = true;

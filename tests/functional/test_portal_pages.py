@@ -116,7 +116,6 @@ async def test_every_portal_page_has_the_strict_headers(
         await alice.get(f"{PUBLIC}/account"),
         await alice.get(f"{PUBLIC}/account/totp"),
         await alice.get(f"{PUBLIC}/account/enrol"),
-        await alice.get(f"{PUBLIC}/login/second-factor"),
         await alice.post(f"{PUBLIC}/account/password", data={"csrf_token": "forged"}),
         await alice.post(f"{PUBLIC}/account/sessions/end", data={"csrf_token": "forged"}),
     ]

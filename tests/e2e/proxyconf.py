@@ -398,32 +398,3 @@ def traefik_dynamic_variants(
     for host in strip_cookie_hosts:
         http["routers"][_name(host)]["middlewares"] = [STRIP_COOKIE_MIDDLEWARE]
     return json.dumps(data, indent=2) + "\n"
-
-
-# --------------------------------------------------------------------------------------------
-# variants: the upstream also gets X-authentik-jwt (issue 11: the amr an app reads)
-# --------------------------------------------------------------------------------------------
-
-NGINX_JWT_FROM_AUTH = """\
-            # not in seed 000's list: the upstream also gets authgate's X-authentik-jwt
-            auth_request_set    $ag_jwt $upstream_http_x_authentik_jwt;
-            proxy_set_header    X-authentik-jwt $ag_jwt;
-"""
-
-
-def with_jwt_header(kind: str, conf: str) -> str:
-    """A config of ``build_proxy``'s kinds that also hands the upstream ``X-authentik-jwt``
-    from authgate's 200 (the seeds' lists leave it out); the rest exactly as before."""
-    if kind == "nginx":
-        anchor = "            # auth-signin: a 401 from auth-url"
-        return conf.replace(anchor, NGINX_JWT_FROM_AUTH + "\n" + anchor)
-    if kind == "caddy":
-        return conf.replace("copy_headers ", "copy_headers X-Authentik-Jwt ")
-    import json
-
-    from ruamel.yaml import YAML
-
-    data = YAML(typ="safe").load(conf)
-    forward = data["http"]["middlewares"]["authentik-forward-auth"]["forwardAuth"]
-    forward["authResponseHeaders"] = [*forward["authResponseHeaders"], "X-Authentik-Jwt"]
-    return json.dumps(data, indent=2) + "\n"

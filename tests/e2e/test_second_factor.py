@@ -28,7 +28,7 @@ from tests.factors import code, secret_on
 from tests.forms import find_form_with
 
 from .conftest import OUTPOST, browse, login, make_client, page_json
-from .proxyconf import caddyfile, ingress_nginx_conf, traefik_dynamic, with_jwt_header
+from .proxyconf import caddyfile, ingress_nginx_conf, traefik_dynamic
 from .servers import Authgate, Caddy, Echo, Nginx, Process, Traefik, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -53,15 +53,13 @@ class Stack:
 
 
 def _proxy(kind: str, workdir: Path, port: int, auth_port: int, echo: Echo) -> Process:
-    """Proxy ``kind`` in the seeds' shape, also handing the upstream X-authentik-jwt."""
+    """Proxy ``kind`` in the seeds' shape (their header lists hand the upstream X-authentik-jwt)."""
     apps = [(WIKI, echo.port), (VAULT, echo.port)]
     if kind == "nginx":
-        return Nginx(
-            with_jwt_header(kind, ingress_nginx_conf(port, auth_port, apps)), workdir, port
-        )
+        return Nginx(ingress_nginx_conf(port, auth_port, apps), workdir, port)
     if kind == "traefik":
-        return Traefik(with_jwt_header(kind, traefik_dynamic(auth_port, apps)), workdir, port)
-    return Caddy(with_jwt_header(kind, caddyfile(port, auth_port, apps)), workdir, port)
+        return Traefik(traefik_dynamic(auth_port, apps), workdir, port)
+    return Caddy(caddyfile(port, auth_port, apps), workdir, port)
 
 
 @contextlib.contextmanager

@@ -7,16 +7,41 @@ from authgate.config import load_settings
 from authgate.errors import ConfigError
 
 
-def test_defaults_and_secret_file_mode(tmp_path: Path) -> None:
+def test_defaults_write_nothing_and_leave_the_keys_to_the_store(tmp_path: Path) -> None:
     settings = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path / "d")})
     assert settings.port == 9000
     assert settings.database_url.startswith("sqlite+aiosqlite:///")
     assert settings.outpost_prefix == "/outpost.goauthentik.io"
-    key_file = tmp_path / "d" / "secret.key"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    again = load_settings({"AUTHGATE_DATA_DIR": str(tmp_path / "d")})
-    assert again.secret_keys == settings.secret_keys
+    assert settings.secret_keys == () and settings.jwt_key_file is None
+    assert not (tmp_path / "d").exists()  # no key file made: the keys live in the store
+
+
+def test_a_secret_key_file_overrides_with_its_lines_newest_first(tmp_path: Path) -> None:
+    key_file = tmp_path / "secret"
+    key_file.write_text("# mounted from a Kubernetes Secret\nnew-key\n\nold-key\n")
+    key_file.chmod(0o440)
+    pem = tmp_path / "jwt.pem"
+    env = {
+        "AUTHGATE_DATA_DIR": str(tmp_path / "d"),
+        "AUTHGATE_SECRET_KEY_FILE": str(key_file),
+        "AUTHGATE_JWT_KEY_FILE": str(pem),
+    }
+    settings = load_settings(env)
+    assert [k.reveal() for k in settings.secret_keys] == ["new-key", "old-key"]
+    assert settings.jwt_key_file == pem
     assert "Secret('**********')" in repr(settings.secret_keys[0])
+    assert "new-key" not in repr(settings)
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o440  # only read, never rewritten
+
+
+def test_a_missing_secret_key_file_is_one_line_and_not_made(tmp_path: Path) -> None:
+    missing = tmp_path / "secret"
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            {"AUTHGATE_DATA_DIR": str(tmp_path), "AUTHGATE_SECRET_KEY_FILE": str(missing)}
+        )
+    assert caught.value.problems == [f"secret key file {missing}: No such file or directory"]
+    assert not missing.exists()
 
 
 def test_every_bad_setting_is_named_at_once(tmp_path: Path) -> None:
@@ -136,8 +161,12 @@ def test_the_worker_entry_point_needs_the_public_url(
 
 def test_an_unreadable_secret_key_file_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "secret.key").write_bytes(b"\xff\xfe\x00binary")
+    env = {
+        "AUTHGATE_DATA_DIR": str(tmp_path),
+        "AUTHGATE_SECRET_KEY_FILE": str(tmp_path / "secret.key"),
+    }
     with pytest.raises(ConfigError, match="not a text file"):
-        load_settings({"AUTHGATE_DATA_DIR": str(tmp_path)})
+        load_settings(env)
 
 
 def test_mfa_default_and_mail_settings(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ def known_apps(ctx: click.Context) -> tuple[list[AppView] | None, str]:
 
     state: CliState = ctx.find_object(CliState) or CliState(None)
     try:
-        settings = load_settings(os.environ, state.config_file, create_secret=False)
+        settings = load_settings(os.environ, state.config_file)
     except ConfigError as exc:
         return None, f"the settings are not usable ({exc.problems[0]})"
     return registered_apps(settings.database_url)

@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "export": ("authgate.cli.statefile", "export"),
     "doctor": ("authgate.cli.doctor", "doctor"),
     "import": ("authgate.cli.imports", "import_"),
+    "keys": ("authgate.cli.keys", "keys"),
 }
 
 

@@ -55,17 +55,21 @@ def serve(
 
 
 def set_up_first_start(ctx: click.Context, settings: Settings) -> None:
-    """Make, once and before any worker starts, everything a first start makes: the JWT key,
-    the migrated store and the first admin (``load`` made the secret key). Workers only read."""
-    from authgate.forward.tokens import load_or_create_key
+    """Make, once and before any worker starts, everything a first start makes: the migrated
+    store, its signing keys (or the import of an older data dir's key files) and the first
+    admin. An override key file that cannot be used stops the start here, in one line.
+    Workers only read."""
 
-    try:
-        load_or_create_key(settings.jwt_key_file)
-    except OSError as exc:
-        fail(f"JWT key file {settings.jwt_key_file}: {exc.strerror or exc}", 1)
-    except ValueError as exc:
-        fail(f"JWT key file: {exc}", 1)
-    run_store(ctx, create_first_admin)
+    async def first_start(store: Store) -> None:
+        from authgate.web.keys import ensure_keys, load_keys
+
+        await ensure_keys(
+            settings, store, say=lambda line: click.echo(f"authgate: {line}", err=True)
+        )
+        await load_keys(settings, store)
+        await create_first_admin(store)
+
+    run_store(ctx, first_start)
 
 
 async def create_first_admin(store: Store) -> None:

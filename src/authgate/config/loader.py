@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from authgate.config.secret import Secret, read_or_create_key_file, redact_url
+from authgate.config.secret import Secret, read_key_file, redact_url
 from authgate.config.settings import DEFAULT_TRUSTED_PROXIES, Network, Settings
 from authgate.errors import ConfigError
 
@@ -36,6 +36,7 @@ KNOWN = (
     "audit_retention",
     "secret_key",
     "secret_key_file",
+    "jwt_key_file",
     "redis_url",
     "require_mfa",
     "smtp_url",
@@ -193,6 +194,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "audit_retention": parse_duration,
     "secret_key": lambda v: str(v),
     "secret_key_file": lambda v: Path(str(v)),
+    "jwt_key_file": lambda v: Path(str(v)),
     "redis_url": parse_redis_url,
     "require_mfa": parse_flag,
     "smtp_url": parse_smtp_url,
@@ -226,13 +228,13 @@ def load_settings(
     config_file: Path | None = None,
     overrides: Mapping[str, object] | None = None,
     *,
-    create_secret: bool = True,
     require_public_url: bool = False,
 ) -> Settings:
     """Merge the sources, parse every value, and raise one ConfigError naming each problem.
 
     ``require_public_url``: a server builds every login redirect from the public URL, so it
-    must be given; commands that only manage the store do without.
+    must be given; commands that only manage the store do without. Nothing is written: the
+    signing keys live in the store, a key file is only read when a setting names it.
     """
     raw: dict[str, tuple[object, str]] = {}
     problems: list[str] = []
@@ -266,10 +268,10 @@ def load_settings(
             problems.append(f"{label}: {shown} is not usable: {exc}")
     if problems:
         raise ConfigError(problems)
-    return _build(values, create_secret=create_secret)
+    return _build(values)
 
 
-def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
+def _build(values: dict[str, Any]) -> Settings:
     data_dir: Path = values.get("data_dir", Path("data")).resolve()
     host: str = values.get("host", "127.0.0.1")
     port: int = values.get("port", 9000)
@@ -279,10 +281,10 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
     keys: list[Secret] = []
     if "secret_key" in values:
         keys = [Secret(values["secret_key"])]
-    elif "secret_key_file" in values or create_secret:
-        key_file: Path = values.get("secret_key_file", data_dir / "secret.key")
+    elif "secret_key_file" in values:
+        key_file: Path = values["secret_key_file"]
         try:
-            keys = read_or_create_key_file(key_file)
+            keys = read_key_file(key_file)
         except OSError as exc:
             raise ConfigError([f"secret key file {key_file}: {exc.strerror or exc}"]) from exc
         except ValueError as exc:
@@ -306,6 +308,7 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
             "require_mfa",
             "smtp_url",
             "smtp_from",
+            "jwt_key_file",
         )
         if k in values
     }

@@ -1,12 +1,10 @@
-"""Secrets as a type: masked in repr and logs, read from files, generated on first start."""
+"""Secrets as a type: masked in repr and logs, read from files (a mounted Secret)."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from pathlib import Path
-
-from authgate.config.keyfile import read_or_create
 
 
 class Secret:
@@ -37,14 +35,14 @@ def redact_url(url: str) -> str:
     return re.sub(r"://([^:/@]*):[^@]+@", r"://\1:***@", url)
 
 
-def read_or_create_key_file(path: Path) -> list[Secret]:
-    """Keys from ``path``, one per line, newest first; a new random key if the file is missing.
+def new_secret_key() -> str:
+    """A fresh random HMAC key (64 characters, 288 bits)."""
+    return secrets.token_urlsafe(48)
 
-    The file is created once, atomically, with mode 0600 so that only authgate's user can read
-    it. Keeping older keys on later lines lets cookies signed with them verify while new ones
-    use the first key. Raises OSError when it cannot be read or made, ValueError when it is not
-    text.
-    """
-    data = read_or_create(path, lambda: (secrets.token_urlsafe(48) + "\n").encode())
-    lines = [line.strip() for line in data.decode().splitlines()]
+
+def read_key_file(path: Path) -> list[Secret]:
+    """Keys from ``path``, one per line, newest first (blank lines and ``#`` comments
+    skipped): the first signs, the others still verify. Raises OSError when it cannot be read,
+    ValueError when it is not text."""
+    lines = [line.strip() for line in path.read_bytes().decode().splitlines()]
     return [Secret(line) for line in lines if line and not line.startswith("#")]

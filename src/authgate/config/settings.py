@@ -38,7 +38,9 @@ class Settings:
     log_level: str = "info"
     sync_interval: float = 1.0
     audit_retention: int = 30 * 86400
+    # the cookie HMAC keys, newest first, when AUTHGATE_SECRET_KEY(_FILE) overrides the store's
     secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
+    jwt_key_file: Path | None = None  # AUTHGATE_JWT_KEY_FILE: a PEM that overrides the store's
     redis_url: str = field(default="", repr=False)  # login counters in Redis when set
     require_mfa: bool = False  # apps that do not say otherwise need a second factor
     smtp_url: str = field(default="", repr=False)  # invitation and reset links are mailed
@@ -58,8 +60,13 @@ class Settings:
         return self.data_dir / "revision"
 
     @property
-    def jwt_key_file(self) -> Path:
-        """The ES256 key that signs ``X-authentik-jwt``, made on first start."""
+    def legacy_secret_key_file(self) -> Path:
+        """Where versions before shared keys kept the cookie keys (imported once, then unused)."""
+        return self.data_dir / "secret.key"
+
+    @property
+    def legacy_jwt_key_file(self) -> Path:
+        """Where versions before shared keys kept the JWT key (imported once, then unused)."""
         return self.data_dir / "jwt.key"
 
     def is_trusted_proxy(self, address: str) -> bool:

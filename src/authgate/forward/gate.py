@@ -42,6 +42,15 @@ class Gate:
         self._sessions_by_cookie: dict[tuple[str, int], str] = {}
         self._tokens: dict[tuple[str, int], tuple[Identity, str, float]] = {}
 
+    def use_keys(self, signer: CookieSigner, tokens: TokenIssuer | None) -> None:
+        """Verify cookies and sign tokens with these from now on. What was remembered under
+        the old keys is forgotten: the next token is signed by the new key, and a cookie of
+        a key that no longer verifies is refused."""
+        self.signer = signer
+        self.tokens = tokens
+        self._sessions_by_cookie = {}
+        self._tokens = {}
+
     @property
     def index(self) -> AppIndex:
         return self._index

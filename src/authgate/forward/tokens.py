@@ -1,6 +1,7 @@
 """``X-authentik-jwt``: a short-lived ES256 JWT per app session, cached until near expiry.
 
-Apps verify it with the public keys at ``<public URL>/.well-known/jwks.json``.
+Apps verify it with the public keys at ``<public URL>/.well-known/jwks.json``: the key that
+signs now first, then every key rotated out whose tokens may still be alive.
 """
 
 from __future__ import annotations
@@ -8,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from authgate.config.keyfile import read_or_create
 from authgate.forward.model import AppView, Identity
 
 LIFETIME = 300
@@ -30,18 +30,15 @@ def new_key_pem() -> bytes:
     )
 
 
-def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """The signing key in PEM; made once (mode 0600) by whichever process starts first.
-
-    Raises OSError when the file cannot be read or made, ValueError when it holds no EC key.
-    """
-    pem = read_or_create(path, new_key_pem)
+def load_key(pem: bytes, source: str) -> ec.EllipticCurvePrivateKey:
+    """The P-256 private key in ``pem``. Raises ValueError naming ``source`` when it is not
+    one (not PEM, has a password, another curve)."""
     try:
         loaded = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{path} does not hold a PEM private key without a password") from exc
+        raise ValueError(f"{source} does not hold a PEM private key without a password") from exc
     if not isinstance(loaded, ec.EllipticCurvePrivateKey) or loaded.curve.name != "secp256r1":
-        raise ValueError(f"{path} does not hold a P-256 (ES256) private key")
+        raise ValueError(f"{source} does not hold a P-256 (ES256) private key")
     return loaded
 
 
@@ -53,15 +50,30 @@ def thumbprint(jwk: dict[str, Any]) -> str:
     return jwt.utils.base64url_encode(hashlib.sha256(canonical).digest()).decode()
 
 
+def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
+    """The public half of ``key`` as a JWK with its ``kid``, for the JWKS."""
+    public = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    return {**public, "kid": thumbprint(public), "use": "sig", "alg": "ES256"}
+
+
 class TokenIssuer:
-    def __init__(self, key: ec.EllipticCurvePrivateKey, issuer: str) -> None:
+    """Signs with ``key``; ``older`` keys (rotated out, newest first) only appear in the JWKS
+    so that tokens they signed keep verifying until they expire."""
+
+    def __init__(
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: str,
+        older: Sequence[ec.EllipticCurvePrivateKey] = (),
+    ) -> None:
         self._key = key
         self.issuer = issuer
-        public = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
-        self.kid = thumbprint(public)
-        self.jwks: dict[str, Any] = {
-            "keys": [{**public, "kid": self.kid, "use": "sig", "alg": "ES256"}]
-        }
+        published: dict[str, dict[str, Any]] = {}  # kid -> JWK, in order, each key once
+        for each in (key, *older):
+            jwk = public_jwk(each)
+            published.setdefault(jwk["kid"], jwk)
+        self.kid: str = next(iter(published))
+        self.jwks: dict[str, Any] = {"keys": list(published.values())}
 
     def token_for(self, identity: Identity, app: AppView, now: float | None = None) -> str:
         return self.issue(identity, app, now)[0]

@@ -149,8 +149,12 @@ async def signed_out(request: Request) -> Response:
 
 
 async def jwks(request: Request) -> Response:
-    tokens = runtime_of(request).tokens
-    return JSONResponse(tokens.jwks, headers={"cache-control": "max-age=300"})
+    """Every key whose tokens may still be alive, the signing key first; nothing (503) before
+    the keys are loaded."""
+    rt = runtime_of(request)
+    if not rt.keys_loaded:
+        return JSONResponse({"error": "the signing keys are not loaded yet"}, 503)
+    return JSONResponse(rt.tokens.jwks, headers={"cache-control": "max-age=300"})
 
 
 async def favicon(request: Request) -> Response:

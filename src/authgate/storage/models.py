@@ -248,3 +248,20 @@ class AccountLink(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class SigningKey(Base):
+    """A key that signs or verifies: ``hmac`` (cookies, state, CSRF; the secret as text) or
+    ``jwt`` (``X-authentik-jwt``; a P-256 private key, PKCS#8 PEM). Per kind the highest
+    ``generation`` without ``verify_until`` signs; a rotated-out key verifies until then.
+    The unique (kind, generation) makes two instances creating or rotating at the same
+    moment end with one set."""
+
+    __tablename__ = "signing_keys"
+    __table_args__ = (UniqueConstraint("kind", "generation"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    generation: Mapped[int] = mapped_column(Integer)
+    material: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    verify_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

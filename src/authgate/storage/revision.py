@@ -44,7 +44,11 @@ class RevisionFile:
 
 def open_store(settings: Settings) -> Store:
     """The store of ``settings``, announcing its changes through the revision file: the one
-    way the server and the CLI open it."""
+    way the server and the CLI open it. A SQLite file's directory (the data dir) is made
+    private when it does not exist yet."""
+    _, sep, path = settings.database_url.partition(":///")
+    if settings.database_url.startswith("sqlite") and sep and path and not path.startswith(":"):
+        Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     return Store(
         settings.database_url,
         on_change=lambda value: write_revision_file(settings.revision_file, value),

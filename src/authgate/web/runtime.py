@@ -1,7 +1,11 @@
 """What a running server holds: settings, store, signers, the gate and its caches, pages,
 the audit queue and the sync with the store. Built once per process by
 ``authgate.server.create_app``; the routes reach it as ``request.app.state.runtime``
-(``web.requests.runtime``), the hot path through what ``create_app`` hands it."""
+(``web.requests.runtime``), the hot path through what ``create_app`` hands it.
+
+The signers (``signing``, ``tokens``, ``devices``) come from the store: ``reload`` (in the
+lifespan, before serving, and on every change) loads them; until then ``keys_loaded`` is
+False and they verify nothing anyone holds."""
 
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ from authgate.config import Settings
 from authgate.forward.apps import AppIndex
 from authgate.forward.gate import Gate
 from authgate.forward.sessions import SessionCache
-from authgate.forward.tokens import TokenIssuer, load_or_create_key
+from authgate.forward.tokens import TokenIssuer
 from authgate.signing import Signing
 from authgate.storage.revision import open_store
 from authgate.storage.store import Store
 from authgate.storage.store.counters import login_counters
 from authgate.web.audit import AuditQueue
+from authgate.web.keys import ServerKeys, unloaded
 from authgate.web.pages import Pages
 from authgate.web.sync import StoreSync
 
@@ -25,19 +30,37 @@ class Runtime:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
         self.store = store or open_store(settings)
-        self.signing = Signing(settings.secret_keys)
         self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
-        self.tokens = TokenIssuer(load_or_create_key(settings.jwt_key_file), settings.public_url)
-        self.gate = Gate(self.sessions, self.signing.session, settings.outpost_prefix, self.tokens)
+        first = unloaded(settings)
+        self.gate = Gate(
+            self.sessions, first.signing.session, settings.outpost_prefix, first.tokens
+        )
+        self.keys = ServerKeys(settings, self.gate, first)
         self.pages = Pages(settings)
-        self.devices = DeviceTokens(settings.secret_keys)
         self.login = LoginGuard(self.store, login_counters(self.store, settings.redis_url))
         self.audit = AuditQueue()
         self.sync = StoreSync(
-            settings, self.store, self.gate, self.sessions, self.audit, self.login
+            settings, self.store, self.gate, self.sessions, self.audit, self.login, self.keys
         )
         self.refresh = self.sync.refresh
         self.reload = self.sync.reload
+
+    @property
+    def signing(self) -> Signing:
+        return self.keys.current.signing
+
+    @property
+    def tokens(self) -> TokenIssuer:
+        return self.keys.current.tokens
+
+    @property
+    def devices(self) -> DeviceTokens:
+        return self.keys.current.devices
+
+    @property
+    def keys_loaded(self) -> bool:
+        """The signing keys came from the store (or the overrides): for the readiness probe."""
+        return self.keys.loaded
 
     @property
     def index(self) -> AppIndex:

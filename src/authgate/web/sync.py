@@ -1,9 +1,10 @@
 """Keeping a running server in step with its store.
 
-Per check, ``refresh`` stats the revision file and reloads the app index only when it moved
-(the CLI and other servers on this machine write it). ``run`` polls the revision row for
-changes made elsewhere (a shared PostgreSQL), writes what the check queued (``last_seen`` of
-sessions, audit events) and once an hour prunes old audit events and spent login counters.
+Per check, ``refresh`` stats the revision file and reloads the app index and the signing
+keys only when it moved (the CLI and other servers on this machine write it). ``run`` polls
+the revision row for changes made elsewhere (a shared PostgreSQL), loads the keys again when a
+rotated-out key runs out, writes what the check queued (``last_seen`` of sessions, audit
+events) and once an hour prunes old audit events, spent login counters and expired keys.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from authgate.forward.sessions import SessionCache
 from authgate.storage.revision import RevisionFile, Stamp
 from authgate.storage.store import Store
 from authgate.web.audit import AuditQueue
+from authgate.web.keys import ServerKeys
 
 log = logging.getLogger("authgate")
 PRUNE_INTERVAL = 3600
@@ -34,6 +36,7 @@ class StoreSync:
         sessions: SessionCache,
         audit: AuditQueue,
         login: LoginGuard,
+        keys: ServerKeys,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -41,6 +44,7 @@ class StoreSync:
         self.sessions = sessions
         self.audit = audit
         self.login = login
+        self.keys = keys
         self.revision = -1
         self._file = RevisionFile(settings.revision_file)
         self._stamp: Stamp = (-1, -1)
@@ -59,6 +63,7 @@ class StoreSync:
             apps = with_mfa_default(await self.store.load_apps(), self.settings.require_mfa)
             for conflict in self.gate.load_apps(apps).conflicts:
                 log.error("%s; requests for it are refused. Fix: %s", conflict.reason, conflict.fix)
+            await self.keys.load(self.store)
             self.sessions.clear()
             self.revision = revision
             self._stamp = stamp
@@ -69,13 +74,14 @@ class StoreSync:
         while True:
             await asyncio.sleep(self.settings.sync_interval)
             try:
-                if await self.store.revision() != self.revision:
+                if await self.store.revision() != self.revision or self.keys.due():
                     await self.reload()
                 await self.flush()
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + PRUNE_INTERVAL
                     await self.store.prune_audit(self.settings.audit_retention)
                     await self.login.counters.prune_counters()
+                    await self.store.prune_keys()
             except Exception as exc:  # the loop must survive a store that comes and goes
                 log.warning("store sync failed: %s", exc)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from base64 import urlsafe_b64encode
-from pathlib import Path
 
 import jwt
 import pytest
@@ -12,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from authgate.forward.model import AppView, Identity
-from authgate.forward.tokens import TokenIssuer, load_or_create_key, thumbprint
+from authgate.forward.tokens import TokenIssuer, load_key, new_key_pem, thumbprint
 
 # The P-256 base point G (FIPS 186-4, D.1.2.3) is the public key of the private key d = 1.
 G_X = "6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296"
@@ -78,30 +77,35 @@ APP = AppView(
 )
 
 
-def test_a_token_verifies_against_another_instance_loading_the_same_key(tmp_path: Path) -> None:
-    path = tmp_path / "jwt.key"
-    signer = TokenIssuer(load_or_create_key(path), "https://auth.example.com")
-    second = TokenIssuer(load_or_create_key(path), "https://auth.example.com")
+def test_a_token_verifies_against_another_instance_loading_the_same_key() -> None:
+    pem = new_key_pem()  # as two replicas read it from the store
+    signer = TokenIssuer(load_key(pem, "the store"), "https://auth.example.com")
+    second = TokenIssuer(load_key(pem, "the store"), "https://auth.example.com")
     token = signer.token_for(IDENTITY, APP)
     key = jwt.PyJWKSet.from_dict(second.jwks)[jwt.get_unverified_header(token)["kid"]]
     claims = jwt.decode(token, key, algorithms=["ES256"], audience="wiki")
     assert claims["preferred_username"] == "alice" and claims["iss"] == "https://auth.example.com"
 
 
-def test_a_token_of_another_key_finds_no_key_in_the_jwks(tmp_path: Path) -> None:
+def test_a_token_of_another_key_finds_no_key_in_the_jwks() -> None:
     """A verifier picks the key by kid: another key's token is not matched by mistake."""
-    other = TokenIssuer(load_or_create_key(tmp_path / "a.key"), "https://auth.example.com")
-    ours = TokenIssuer(load_or_create_key(tmp_path / "b.key"), "https://auth.example.com")
+    other = TokenIssuer(load_key(new_key_pem(), "a"), "https://auth.example.com")
+    ours = TokenIssuer(load_key(new_key_pem(), "b"), "https://auth.example.com")
     token = other.token_for(IDENTITY, APP)
     with pytest.raises(KeyError):
         jwt.PyJWKSet.from_dict(ours.jwks)[jwt.get_unverified_header(token)["kid"]]
 
 
-def test_the_key_file_is_made_private_and_then_only_read(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "jwt.key"
-    first = load_or_create_key(path)
-    assert path.stat().st_mode & 0o777 == 0o600
-    assert load_or_create_key(path).private_numbers() == first.private_numbers()
+def test_after_a_rotation_the_new_key_signs_and_the_old_still_verifies() -> None:
+    old, new = load_key(new_key_pem(), "old"), load_key(new_key_pem(), "new")
+    before = TokenIssuer(old, "https://auth.example.com")
+    after = TokenIssuer(new, "https://auth.example.com", [old, new])  # a key listed twice
+    assert [k["kid"] for k in after.jwks["keys"]] == [after.kid, before.kid]  # newest first
+    assert jwt.get_unverified_header(after.token_for(IDENTITY, APP))["kid"] == after.kid
+    published = jwt.PyJWKSet.from_dict(after.jwks)
+    for token in (before.token_for(IDENTITY, APP), after.token_for(IDENTITY, APP)):
+        key = published[jwt.get_unverified_header(token)["kid"]]
+        assert jwt.decode(token, key, algorithms=["ES256"], audience="wiki")["sub"] == "u1"
 
 
 @pytest.mark.parametrize(
@@ -119,9 +123,6 @@ def test_the_key_file_is_made_private_and_then_only_read(tmp_path: Path) -> None
         ),
     ],
 )
-def test_an_unusable_key_file_is_named(tmp_path: Path, content: bytes, needle: str) -> None:
-    path = tmp_path / "jwt.key"
-    path.write_bytes(content)
-    with pytest.raises(ValueError, match=needle):
-        load_or_create_key(path)
-    assert path.read_bytes() == content  # never replaced
+def test_an_unusable_key_is_named(content: bytes, needle: str) -> None:
+    with pytest.raises(ValueError, match=f"^the file does not hold .*{needle}"):
+        load_key(content, "the file")

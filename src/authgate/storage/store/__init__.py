@@ -14,6 +14,7 @@ One object, assembled from one part per concept over a shared base:
 - ``recovery``: recovery codes (hashes), replaced as a set, used once
 - ``passkeys``: WebAuthn credentials and the single-use challenges handed out for them
 - ``links``: one-time invitation and password-reset links
+- ``keys``: the cookie and JWT signing keys every instance shares, rotation and pruning
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
 from authgate.storage.store.counters import Count, CounterStore, LoginCounters
 from authgate.storage.store.factors import Enrolled, FactorStore, Removed
+from authgate.storage.store.keys import KeyStore, StoredKey
 from authgate.storage.store.links import AccountLink, LinkStore
 from authgate.storage.store.names import NAME, SLUG
 from authgate.storage.store.passkeys import NewPasskey, Passkey, PasskeyStore, TakenChallenge
@@ -46,6 +48,7 @@ __all__ = [
     "RuleSpec",
     "SessionInfo",
     "Store",
+    "StoredKey",
     "TakenChallenge",
     "TotpSecret",
     "UserInfo",
@@ -66,9 +69,10 @@ class Store(
     RecoveryCodeStore,
     PasskeyStore,
     LinkStore,
+    KeyStore,
 ):
     """Users, groups, apps and rules, sessions and codes, the audit log, the login
-    counters, second factors, passkeys and account links, over one engine.
+    counters, second factors, passkeys, account links and signing keys, over one engine.
 
     Changes that running servers must see at once bump the revision in the same transaction
     (see ``base``)."""

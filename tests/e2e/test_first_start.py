@@ -1,5 +1,7 @@
 """``authgate serve`` as an operator starts it: a fresh data dir, several workers, a data dir
-mounted read-only with its keys given (a Kubernetes Secret), and no public URL at all.
+mounted read-only with its keys given (a Kubernetes Secret) or imported from an older
+version's files, and no public URL at all. The signing keys live in the store: a fresh start
+writes no key file.
 
 Every test runs the real CLI in a subprocess and asks the running server over HTTP.
 """
@@ -11,6 +13,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -29,7 +32,7 @@ from .servers import Authgate, free_port, python_env
 
 OUTPOST = "/outpost.goauthentik.io"
 FIRST_START_FILES = {"authgate.db", "authgate.db-wal", "authgate.db-shm", "revision"}
-KEY_FILES = ("secret.key", "jwt.key")
+KEY_FILES = ("secret.key", "jwt.key")  # where versions before shared keys kept them
 
 
 class ManyWorkers(Authgate):
@@ -119,16 +122,30 @@ def test_two_workers_start_on_a_fresh_data_dir(two_workers: ManyWorkers) -> None
     assert "Traceback" not in log and "Unexpected exit" not in log
 
 
-def test_the_keys_exist_before_any_worker_starts(tmp_path: Path) -> None:
-    """Workers only read the keys: serve made them before granian spawned the first worker."""
+def stored_keys(server: Authgate) -> list[dict[str, str]]:
+    """``authgate keys list --json``: what the store holds (never the material)."""
+    listed: list[dict[str, str]] = json.loads(server.cli("keys", "list", "--json").stdout)
+    return listed
+
+
+def store_kid(server: Authgate) -> str:
+    return next(
+        k["kid"] for k in stored_keys(server) if k["kind"] == "jwt" and k["state"] == "signing"
+    )
+
+
+def test_the_keys_are_in_the_store_before_any_worker_starts(tmp_path: Path) -> None:
+    """Workers only read the keys: serve put them in the store before granian spawned one."""
     server = ManyWorkers(tmp_path / "authgate", workers=2)
-    keys_when_spawning: list[list[bool]] = []
+    kinds_when_spawning: list[list[str]] = []
     stop = threading.Event()
 
     def watch_log() -> None:
-        while not stop.is_set() and not keys_when_spawning:
+        while not stop.is_set() and not kinds_when_spawning:
             if server.log.exists() and "Spawning worker" in server.log.read_text():
-                keys_when_spawning.append([(server.data_dir / n).exists() for n in KEY_FILES])
+                with sqlite3.connect(server.data_dir / "authgate.db") as db:
+                    rows = db.execute("SELECT kind FROM signing_keys ORDER BY kind").fetchall()
+                kinds_when_spawning.append([kind for (kind,) in rows])
             stop.wait(0.005)
 
     watcher = threading.Thread(target=watch_log)
@@ -139,24 +156,28 @@ def test_the_keys_exist_before_any_worker_starts(tmp_path: Path) -> None:
     finally:
         stop.set()
         watcher.join()
-    assert keys_when_spawning == [[True, True]]
+    assert kinds_when_spawning == [["hmac", "jwt"]]
 
 
-def test_first_start_makes_each_key_once_and_private(two_workers: ManyWorkers) -> None:
+def test_a_fresh_start_makes_one_key_set_and_writes_no_key_file(two_workers: ManyWorkers) -> None:
     data = two_workers.data_dir
     names = {p.name for p in data.iterdir()}
-    assert set(KEY_FILES) <= names and names - set(KEY_FILES) <= FIRST_START_FILES, names
-    for name in KEY_FILES:
-        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    assert names <= FIRST_START_FILES, names
+    assert not set(KEY_FILES) & names
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert sorted((k["kind"], k["state"]) for k in stored_keys(two_workers)) == [
+        ("hmac", "signing"),
+        ("jwt", "signing"),
+    ]
     log = two_workers.log.read_text()
     assert log.count("created user 'admin'") == 1
+    assert "imported" not in log  # nothing to import on a fresh start
     users = json.loads(two_workers.cli("user", "list", "--json").stdout)
     assert [u["username"] for u in users] == ["admin"]
 
 
 def test_every_worker_serves_the_one_jwt_key(two_workers: ManyWorkers) -> None:
-    expected = kid_of_key_file(two_workers.data_dir / "jwt.key")
+    expected = store_kid(two_workers)
     seen = set()
     for _ in range(16):
         with httpx.Client(trust_env=False, timeout=10) as client:  # a new connection each
@@ -169,11 +190,10 @@ def test_every_worker_serves_the_one_jwt_key(two_workers: ManyWorkers) -> None:
 
 def test_a_second_start_keeps_the_keys(tmp_path: Path) -> None:
     with ManyWorkers(tmp_path / "authgate", workers=2) as first:
-        data = first.data_dir
-    keys = {name: (data / name).read_bytes() for name in KEY_FILES}
+        keys = stored_keys(first)
     first_log = len(first.log.read_text())
     with ManyWorkers(tmp_path / "authgate", workers=2) as second:
-        assert {name: (data / name).read_bytes() for name in KEY_FILES} == keys
+        assert stored_keys(second) == keys
         second_log = second.log.read_text()[first_log:]
     assert "serving on" in second_log and "created user" not in second_log
 
@@ -236,34 +256,82 @@ def secret_volume(tmp_path: Path) -> Path:
     return data
 
 
+def _given(volume: Path) -> dict[str, str]:
+    """The overrides pointing into the Secret, the database elsewhere."""
+    return {
+        "AUTHGATE_SECRET_KEY_FILE": str(volume / "secret.key"),
+        "AUTHGATE_JWT_KEY_FILE": str(volume / "jwt.key"),
+        "AUTHGATE_DATABASE_URL": f"sqlite:///{volume.parent.parent / 'elsewhere.db'}",
+    }
+
+
 def test_a_read_only_data_dir_with_its_keys_given_serves(
     tmp_path: Path, secret_volume: Path
 ) -> None:
     before = sorted(p.name for p in secret_volume.iterdir())
+    with ReadOnlyData(tmp_path / "authgate", extra_env=_given(secret_volume)) as server:
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            jwks = client.get(f"{server.url}/.well-known/jwks.json").json()
+        assert [k["kid"] for k in jwks["keys"]] == [kid_of_key_file(secret_volume / "jwt.key")]
+        assert "imported" not in server.log.read_text()  # given, not imported
+    assert sorted(p.name for p in secret_volume.iterdir()) == before
+
+
+def test_a_read_only_data_dir_needs_no_key_files_at_all(tmp_path: Path) -> None:
+    if not _can_mount_read_only(tmp_path):
+        pytest.skip("needs unshare and bind mounts (a user + mount namespace) on this machine")
+    data = tmp_path / "authgate" / "data"
+    data.mkdir(parents=True)
     database = {"AUTHGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.db'}"}
     with ReadOnlyData(tmp_path / "authgate", extra_env=database) as server:
         with httpx.Client(trust_env=False, timeout=10) as client:
             jwks = client.get(f"{server.url}/.well-known/jwks.json").json()
-        assert [k["kid"] for k in jwks["keys"]] == [kid_of_key_file(secret_volume / "jwt.key")]
-    assert sorted(p.name for p in secret_volume.iterdir()) == before
+        assert [k["kid"] for k in jwks["keys"]] == [store_kid(server)]
+    assert list(data.iterdir()) == []
 
 
-def test_a_read_only_data_dir_without_the_jwt_key_is_one_clear_line(
+def test_an_older_versions_key_files_are_imported_into_the_store(
     tmp_path: Path, secret_volume: Path
 ) -> None:
-    (secret_volume / "jwt.key").unlink()
+    """A data dir of a version before shared keys, read-only: its keys become the store's."""
+    database = {"AUTHGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.db'}"}
+    with ReadOnlyData(tmp_path / "authgate", extra_env=database) as server:
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            jwks = client.get(f"{server.url}/.well-known/jwks.json").json()
+        expected = kid_of_key_file(secret_volume / "jwt.key")
+        assert [k["kid"] for k in jwks["keys"]] == [expected]
+        assert store_kid(server) == expected
+        log = server.log.read_text()
+    assert log.count("imported") == 1 and "a-secret-from-kubernetes" not in log
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"not a key\n", "it does not hold a PEM private key without a password"),
+        (None, "No such file or directory"),
+    ],
+)
+def test_an_unusable_jwt_key_file_is_one_clear_line(
+    tmp_path: Path, secret_volume: Path, content: bytes | None, problem: str
+) -> None:
+    key_file = secret_volume / "..data" / "jwt.key"
+    if content is None:
+        key_file.unlink()
+    else:
+        key_file.write_bytes(content)
     env = python_env(
         {
             "AUTHGATE_DATA_DIR": str(secret_volume),
-            "AUTHGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'elsewhere.db'}",
             "AUTHGATE_PUBLIC_URL": "https://auth.example.com",
             "AUTHGATE_PORT": str(free_port()),
+            **_given(secret_volume),
         }
     )
     done = run_cli(_read_only_serve(secret_volume), env, tmp_path)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"authgate: JWT key file {secret_volume / 'jwt.key'}: Read-only file system"
+        f"authgate: JWT key file {secret_volume / 'jwt.key'}: {problem}"
     ]
 
 

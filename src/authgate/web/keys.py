@@ -105,12 +105,13 @@ def _read_secret_file(path: Path) -> list[Secret]:
 
 def first_set(settings: Settings) -> tuple[list[str], list[str], list[Path]]:
     """The HMAC and JWT material of a first set, newest first, and the files of an older data
-    dir it was imported from (none on a fresh start: then the keys are new and random)."""
+    dir it was imported from (none on a fresh start: then the keys are new and random). A kind
+    an override replaces is not imported: its file may well be the override itself."""
     hmac, jwt, imported = [new_secret_key()], [new_key_pem().decode()], []
-    if settings.legacy_secret_key_file.exists():
+    if not settings.secret_keys and settings.legacy_secret_key_file.exists():
         hmac = [k.reveal() for k in _read_secret_file(settings.legacy_secret_key_file)]
         imported.append(settings.legacy_secret_key_file)
-    if settings.legacy_jwt_key_file.exists():
+    if settings.jwt_key_file is None and settings.legacy_jwt_key_file.exists():
         path = settings.legacy_jwt_key_file
         read_jwt_key_file(path)  # a broken file stops the start, it is not silently replaced
         jwt = [path.read_text()]

@@ -1,7 +1,8 @@
 """Every signature authgate makes, from one key ring.
 
-The ring is the configured secret keys, newest first: the newest signs, every key verifies,
-so a key can be rotated in while what the old one signed keeps working until it expires.
+The ring is the HMAC keys of the store (or of the ``AUTHGATE_SECRET_KEY(_FILE)`` override),
+newest first: the newest signs, every key verifies, so a key can be rotated in while what
+the old one signed keeps working until it expires (``web/keys.py`` loads them).
 Each use gets a salt of its own (``authgate.<purpose>``), so a value signed for one purpose
 never verifies for another. itsdangerous does the cryptography and the constant-time
 comparison.

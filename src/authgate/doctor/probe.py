@@ -308,8 +308,8 @@ def judge_callback(walk: Walk, response: httpx.Response, step: str) -> Verdict:
         "live-callback-refused",
         step,
         f"the callback answered {status}: {_page_text(response)}",
-        "open the app again; if it repeats, check the clocks and that one authgate secret key "
-        "is shared by every authgate instance",
+        "open the app again; if it repeats, check the clocks and that every authgate instance "
+        "uses the same database (or the same AUTHGATE_SECRET_KEY_FILE, if one is set)",
     )
 
 

@@ -37,6 +37,7 @@ KNOWN = (
     "secret_key",
     "secret_key_file",
     "redis_url",
+    "redis_prefix",
     "require_mfa",
     "smtp_url",
     "smtp_from",
@@ -123,6 +124,13 @@ def parse_redis_url(value: object) -> str:
     return text
 
 
+def _parse_redis_prefix(value: object) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9._:{}/-]{1,64}", text):
+        raise ValueError("expected up to 64 letters, digits or ._:{}/- such as authgate:")
+    return text
+
+
 def parse_flag(value: object) -> bool:
     """true/false, yes/no, on/off, 1/0 (any case), or a YAML boolean."""
     if isinstance(value, bool):
@@ -194,6 +202,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "secret_key": lambda v: str(v),
     "secret_key_file": lambda v: Path(str(v)),
     "redis_url": parse_redis_url,
+    "redis_prefix": _parse_redis_prefix,
     "require_mfa": parse_flag,
     "smtp_url": parse_smtp_url,
     "smtp_from": lambda v: str(v).strip(),
@@ -303,6 +312,7 @@ def _build(values: dict[str, Any], *, create_secret: bool) -> Settings:
             "sync_interval",
             "audit_retention",
             "redis_url",
+            "redis_prefix",
             "require_mfa",
             "smtp_url",
             "smtp_from",

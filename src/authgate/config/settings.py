@@ -39,7 +39,8 @@ class Settings:
     sync_interval: float = 1.0
     audit_retention: int = 30 * 86400
     secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
-    redis_url: str = field(default="", repr=False)  # login counters in Redis when set
+    redis_url: str = field(default="", repr=False)  # counters, session cache, change feed
+    redis_prefix: str = "authgate:"  # every Redis key and channel authgate uses starts so
     require_mfa: bool = False  # apps that do not say otherwise need a second factor
     smtp_url: str = field(default="", repr=False)  # invitation and reset links are mailed
     smtp_from: str = ""  # the From address of those mails (default: authgate@<portal host>)

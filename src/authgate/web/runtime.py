@@ -13,7 +13,7 @@ from authgate.forward.gate import Gate
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer, load_or_create_key
 from authgate.signing import Signing
-from authgate.storage.revision import open_store
+from authgate.storage.revision import feed_of, open_store
 from authgate.storage.store import Store
 from authgate.storage.store.counters import login_counters
 from authgate.web.audit import AuditQueue
@@ -24,17 +24,21 @@ from authgate.web.sync import StoreSync
 class Runtime:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store = store or open_store(settings)
+        self.feed = feed_of(settings)
+        self._own_store = store is None  # a store of our own closes the feed with it
+        self.store = store or open_store(settings, self.feed)
         self.signing = Signing(settings.secret_keys)
         self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
         self.tokens = TokenIssuer(load_or_create_key(settings.jwt_key_file), settings.public_url)
         self.gate = Gate(self.sessions, self.signing.session, settings.outpost_prefix, self.tokens)
         self.pages = Pages(settings)
         self.devices = DeviceTokens(settings.secret_keys)
-        self.login = LoginGuard(self.store, login_counters(self.store, settings.redis_url))
+        self.login = LoginGuard(
+            self.store, login_counters(self.store, settings.redis_url, settings.redis_prefix)
+        )
         self.audit = AuditQueue()
         self.sync = StoreSync(
-            settings, self.store, self.gate, self.sessions, self.audit, self.login
+            settings, self.store, self.gate, self.sessions, self.audit, self.login, self.feed
         )
         self.refresh = self.sync.refresh
         self.reload = self.sync.reload
@@ -47,4 +51,6 @@ class Runtime:
         """Close the store, and the login counters when they live elsewhere (Redis)."""
         if self.login.counters is not self.store:
             await self.login.counters.close()
+        if not self._own_store:
+            await self.feed.close()
         await self.store.close()

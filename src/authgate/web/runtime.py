@@ -5,6 +5,9 @@ the audit queue and the sync with the store. Built once per process by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from authgate.accounts.devices import DeviceTokens
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
@@ -20,6 +23,9 @@ from authgate.web.audit import AuditQueue
 from authgate.web.pages import Pages
 from authgate.web.sync import StoreSync
 
+if TYPE_CHECKING:
+    from authgate.storage.redis.sessions import RedisSessions
+
 
 class Runtime:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
@@ -28,7 +34,10 @@ class Runtime:
         self._own_store = store is None  # a store of our own closes the feed with it
         self.store = store or open_store(settings, self.feed)
         self.signing = Signing(settings.secret_keys)
-        self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
+        self.shared_sessions = shared_sessions(settings, self.store, lambda: self.sync.revision)
+        self.sessions = SessionCache(
+            self.shared_sessions or self.store.load_session, settings.idle_timeout
+        )
         self.tokens = TokenIssuer(load_or_create_key(settings.jwt_key_file), settings.public_url)
         self.gate = Gate(self.sessions, self.signing.session, settings.outpost_prefix, self.tokens)
         self.pages = Pages(settings)
@@ -51,6 +60,25 @@ class Runtime:
         """Close the store, and the login counters when they live elsewhere (Redis)."""
         if self.login.counters is not self.store:
             await self.login.counters.close()
+        if self.shared_sessions is not None:
+            await self.shared_sessions.close()
         if not self._own_store:
             await self.feed.close()
         await self.store.close()
+
+
+def shared_sessions(
+    settings: Settings, store: Store, generation: Callable[[], int]
+) -> RedisSessions | None:
+    """With Redis configured, the session cache all replicas share, in front of the store."""
+    if not settings.redis_url:
+        return None
+    from authgate.storage.redis.sessions import RedisSessions
+
+    return RedisSessions(
+        settings.redis_url,
+        settings.redis_prefix,
+        store.load_session,
+        generation,
+        settings.idle_timeout,
+    )

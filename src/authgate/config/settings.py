@@ -41,6 +41,7 @@ class Settings:
     secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
     redis_url: str = field(default="", repr=False)  # counters, session cache, change feed
     redis_prefix: str = "authgate:"  # every Redis key and channel authgate uses starts so
+    change_feed: str = "auto"  # auto: LISTEN/NOTIFY or Redis pub/sub; poll: the poll alone
     require_mfa: bool = False  # apps that do not say otherwise need a second factor
     smtp_url: str = field(default="", repr=False)  # invitation and reset links are mailed
     smtp_from: str = ""  # the From address of those mails (default: authgate@<portal host>)

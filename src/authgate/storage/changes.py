@@ -138,8 +138,15 @@ async def _watch(conn: Any, closed: asyncio.Event) -> None:
         await conn.fetchval("SELECT 1", timeout=KEEPALIVE)
 
 
-def change_feed(database_url: str, redis_url: str = "", redis_prefix: str = "") -> ChangeFeed:
-    """Redis pub/sub when configured, else ``LISTEN/NOTIFY`` on PostgreSQL, else none."""
+def change_feed(
+    database_url: str, redis_url: str = "", redis_prefix: str = "", mode: str = "auto"
+) -> ChangeFeed:
+    """Redis pub/sub when configured, else ``LISTEN/NOTIFY`` on PostgreSQL, else none.
+    ``mode="poll"`` (``AUTHGATE_CHANGE_FEED=poll``): none, for a pooler in transaction mode
+    that would swallow notifications; the poll alone then carries changes (within
+    ``sync_interval``)."""
+    if mode == "poll":
+        return NoFeed()
     if redis_url:
         from authgate.storage.redis.changes import RedisFeed
 

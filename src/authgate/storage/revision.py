@@ -59,4 +59,6 @@ def open_store(settings: Settings, feed: ChangeFeed | None = None) -> Store:
 
 
 def feed_of(settings: Settings) -> ChangeFeed:
-    return change_feed(settings.database_url, settings.redis_url, settings.redis_prefix)
+    return change_feed(
+        settings.database_url, settings.redis_url, settings.redis_prefix, settings.change_feed
+    )

@@ -398,3 +398,42 @@ def traefik_dynamic_variants(
     for host in strip_cookie_hosts:
         http["routers"][_name(host)]["middlewares"] = [STRIP_COOKIE_MIDDLEWARE]
     return json.dumps(data, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# several replicas behind one ingress (issue 12)
+# --------------------------------------------------------------------------------------------
+
+
+def replicas_nginx_conf(
+    listen_port: int, auth_ports: Sequence[int], apps: Sequence[App], portal_host: str
+) -> str:
+    """Seed 000's ingress-nginx shape with the auth Service backed by every replica: an
+    ``upstream`` of them all, tried in turn on a refused or timed-out connection (what
+    ingress-nginx's default ``proxy-next-upstream: error timeout`` does with a Service's
+    endpoints), and the portal's own Ingress (``portal_host``) to the same upstream."""
+    single = f"    upstream {AUTH_SERVICE} {{\n        server 127.0.0.1:{auth_ports[0]};\n    }}\n"
+    conf = ingress_nginx_conf(listen_port, auth_ports[0], apps)
+    assert single in conf, "ingress_nginx_conf changed its upstream block"
+    servers = "".join(
+        f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;\n" for port in auth_ports
+    )
+    upstream = (
+        f"    upstream {AUTH_SERVICE} {{\n{servers}    }}\n"
+        "    proxy_next_upstream error timeout;\n"
+        "    proxy_next_upstream_tries 3;\n"
+        "    proxy_connect_timeout 2s;\n"
+    )
+    portal = f"""
+    # == Ingress authgate (the portal): {portal_host} -> the same replicas
+    server {{
+        listen 127.0.0.1:{listen_port};
+        server_name {portal_host};
+        location / {{
+{UPSTREAM_HEADERS}
+            proxy_set_header Host $http_host;
+            proxy_pass http://{AUTH_SERVICE};
+        }}
+    }}
+"""
+    return conf.replace(single, upstream) + portal

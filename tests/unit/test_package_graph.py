@@ -35,6 +35,9 @@ KNOWN_UPWARD = {
     ("authgate.storage.store.claims", "authgate.forward.hosts"),
     ("authgate.storage.store.sessions", "authgate.forward.model"),
     ("authgate.storage.store.sessions", "authgate.forward.sessions"),
+    # the shared session cache hands the same SessionRecord as the store's loader
+    ("authgate.storage.redis.sessions", "authgate.forward.model"),
+    ("authgate.storage.redis.sessions", "authgate.forward.sessions"),
     (
         "authgate.storage.migrations.versions.0003_app_hosts_and_path_case",
         "authgate.forward.hosts",

@@ -183,12 +183,12 @@ def remove_group(ctx: click.Context, name: str, group: str, as_json: bool) -> No
 
 def _with_counters(ctx: click.Context, action: Callable[[Store, LoginCounters], Awaitable[T]]) -> T:
     """Run ``action`` with the store and the login counters the servers use."""
-    redis_url: str = load(ctx).redis_url
+    settings = load(ctx)
 
     async def run(store: Store) -> T:
         from authgate.storage.store.counters import login_counters
 
-        counters = login_counters(store, redis_url)
+        counters = login_counters(store, settings.redis_url, settings.redis_prefix)
         try:
             return await action(store, counters)
         finally:

@@ -38,6 +38,8 @@ KNOWN = (
     "secret_key_file",
     "jwt_key_file",
     "redis_url",
+    "redis_prefix",
+    "change_feed",
     "require_mfa",
     "smtp_url",
     "smtp_from",
@@ -124,6 +126,13 @@ def parse_redis_url(value: object) -> str:
     return text
 
 
+def _parse_redis_prefix(value: object) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9._:{}/-]{1,64}", text):
+        raise ValueError("expected up to 64 letters, digits or ._:{}/- such as authgate:")
+    return text
+
+
 def parse_flag(value: object) -> bool:
     """true/false, yes/no, on/off, 1/0 (any case), or a YAML boolean."""
     if isinstance(value, bool):
@@ -196,6 +205,8 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "secret_key_file": lambda v: Path(str(v)),
     "jwt_key_file": lambda v: Path(str(v)),
     "redis_url": parse_redis_url,
+    "redis_prefix": _parse_redis_prefix,
+    "change_feed": _parse_choice("auto", "poll"),
     "require_mfa": parse_flag,
     "smtp_url": parse_smtp_url,
     "smtp_from": lambda v: str(v).strip(),
@@ -305,6 +316,8 @@ def _build(values: dict[str, Any]) -> Settings:
             "sync_interval",
             "audit_retention",
             "redis_url",
+            "redis_prefix",
+            "change_feed",
             "require_mfa",
             "smtp_url",
             "smtp_from",

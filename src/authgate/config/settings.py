@@ -41,7 +41,9 @@ class Settings:
     # the cookie HMAC keys, newest first, when AUTHGATE_SECRET_KEY(_FILE) overrides the store's
     secret_keys: tuple[Secret, ...] = field(default=(), repr=False)
     jwt_key_file: Path | None = None  # AUTHGATE_JWT_KEY_FILE: a PEM that overrides the store's
-    redis_url: str = field(default="", repr=False)  # login counters in Redis when set
+    redis_url: str = field(default="", repr=False)  # counters, session cache, change feed
+    redis_prefix: str = "authgate:"  # every Redis key and channel authgate uses starts so
+    change_feed: str = "auto"  # auto: LISTEN/NOTIFY or Redis pub/sub; poll: the poll alone
     require_mfa: bool = False  # apps that do not say otherwise need a second factor
     smtp_url: str = field(default="", repr=False)  # invitation and reset links are mailed
     smtp_from: str = ""  # the From address of those mails (default: authgate@<portal host>)

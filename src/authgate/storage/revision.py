@@ -2,7 +2,8 @@
 
 Every change a running check must see bumps the store's revision row; a Store opened with
 ``open_store`` also writes that value to ``settings.revision_file``, which every server on
-the machine stats once per check (``RevisionFile.stamp``). Servers elsewhere poll the row.
+the machine stats once per check (``RevisionFile.stamp``), and announces it on the change
+feed (``storage.changes``) to servers elsewhere, which also poll the row.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from pathlib import Path
 
 from authgate.config import Settings
+from authgate.storage.changes import ChangeFeed, change_feed
 from authgate.storage.store import Store
 
 Stamp = tuple[int, int]
@@ -42,14 +44,25 @@ class RevisionFile:
         return (st.st_ino, st.st_mtime_ns)
 
 
-def open_store(settings: Settings) -> Store:
-    """The store of ``settings``, announcing its changes through the revision file: the one
-    way the server and the CLI open it. A SQLite file's directory (the data dir) is made
-    private when it does not exist yet."""
+def open_store(settings: Settings, feed: ChangeFeed | None = None) -> Store:
+    """The store of ``settings``, announcing its changes through the revision file and the
+    change feed: the one way the server and the CLI open it. Closing the store closes the
+    feed. A SQLite file's directory (the data dir) is made private when it does not exist
+    yet."""
     _, sep, path = settings.database_url.partition(":///")
     if settings.database_url.startswith("sqlite") and sep and path and not path.startswith(":"):
         Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return Store(
+    feed = feed or feed_of(settings)
+    store = Store(
         settings.database_url,
         on_change=lambda value: write_revision_file(settings.revision_file, value),
+        announce=feed.announce,
+    )
+    store.on_close(feed.close)
+    return store
+
+
+def feed_of(settings: Settings) -> ChangeFeed:
+    return change_feed(
+        settings.database_url, settings.redis_url, settings.redis_prefix, settings.change_feed
     )

@@ -9,6 +9,9 @@ False and they verify nothing anyone holds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from authgate.accounts.devices import DeviceTokens
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
@@ -17,7 +20,7 @@ from authgate.forward.gate import Gate
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer
 from authgate.signing import Signing
-from authgate.storage.revision import open_store
+from authgate.storage.revision import feed_of, open_store
 from authgate.storage.store import Store
 from authgate.storage.store.counters import login_counters
 from authgate.web.audit import AuditQueue
@@ -25,22 +28,39 @@ from authgate.web.keys import ServerKeys, unloaded
 from authgate.web.pages import Pages
 from authgate.web.sync import StoreSync
 
+if TYPE_CHECKING:
+    from authgate.storage.redis.sessions import RedisSessions
+
 
 class Runtime:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         self.settings = settings
-        self.store = store or open_store(settings)
-        self.sessions = SessionCache(self.store.load_session, settings.idle_timeout)
+        self.feed = feed_of(settings)
+        self._own_store = store is None  # a store of our own closes the feed with it
+        self.store = store or open_store(settings, self.feed)
+        self.shared_sessions = shared_sessions(settings, self.store, lambda: self.sync.revision)
+        self.sessions = SessionCache(
+            self.shared_sessions or self.store.load_session, settings.idle_timeout
+        )
         first = unloaded(settings)
         self.gate = Gate(
             self.sessions, first.signing.session, settings.outpost_prefix, first.tokens
         )
         self.keys = ServerKeys(settings, self.gate, first)
         self.pages = Pages(settings)
-        self.login = LoginGuard(self.store, login_counters(self.store, settings.redis_url))
+        self.login = LoginGuard(
+            self.store, login_counters(self.store, settings.redis_url, settings.redis_prefix)
+        )
         self.audit = AuditQueue()
         self.sync = StoreSync(
-            settings, self.store, self.gate, self.sessions, self.audit, self.login, self.keys
+            settings,
+            self.store,
+            self.gate,
+            self.sessions,
+            self.audit,
+            self.login,
+            self.keys,
+            self.feed,
         )
         self.refresh = self.sync.refresh
         self.reload = self.sync.reload
@@ -70,4 +90,25 @@ class Runtime:
         """Close the store, and the login counters when they live elsewhere (Redis)."""
         if self.login.counters is not self.store:
             await self.login.counters.close()
+        if self.shared_sessions is not None:
+            await self.shared_sessions.close()
+        if not self._own_store:
+            await self.feed.close()
         await self.store.close()
+
+
+def shared_sessions(
+    settings: Settings, store: Store, generation: Callable[[], int]
+) -> RedisSessions | None:
+    """With Redis configured, the session cache all replicas share, in front of the store."""
+    if not settings.redis_url:
+        return None
+    from authgate.storage.redis.sessions import RedisSessions
+
+    return RedisSessions(
+        settings.redis_url,
+        settings.redis_prefix,
+        store.load_session,
+        generation,
+        settings.idle_timeout,
+    )

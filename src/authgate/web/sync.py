@@ -1,15 +1,18 @@
 """Keeping a running server in step with its store.
 
 Per check, ``refresh`` stats the revision file and reloads the app index and the signing
-keys only when it moved (the CLI and other servers on this machine write it). ``run`` polls
-the revision row for changes made elsewhere (a shared PostgreSQL), loads the keys again when a
-rotated-out key runs out, writes what the check queued (``last_seen`` of sessions, audit
-events) and once an hour prunes old audit events, spent login counters and expired keys.
+keys only when it moved (the CLI and other servers on this machine write it). ``run`` listens
+on the change feed (``storage.changes``: PostgreSQL ``LISTEN`` or Redis pub/sub), whose every
+message pokes it into comparing the revision row at once; unpoked it still compares every
+``sync_interval`` seconds (the safety net). It loads the keys again when a rotated-out key
+runs out, writes what the check queued (``last_seen`` of sessions, audit events) and once an
+hour prunes old audit events, spent login counters and expired keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -18,6 +21,7 @@ from authgate.config import Settings
 from authgate.forward.gate import Gate
 from authgate.forward.model import with_mfa_default
 from authgate.forward.sessions import SessionCache
+from authgate.storage.changes import ChangeFeed, NoFeed
 from authgate.storage.revision import RevisionFile, Stamp
 from authgate.storage.store import Store
 from authgate.web.audit import AuditQueue
@@ -37,6 +41,7 @@ class StoreSync:
         audit: AuditQueue,
         login: LoginGuard,
         keys: ServerKeys,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -49,6 +54,12 @@ class StoreSync:
         self._file = RevisionFile(settings.revision_file)
         self._stamp: Stamp = (-1, -1)
         self._lock = asyncio.Lock()
+        self.feed = feed or NoFeed()
+        self._poked = asyncio.Event()
+
+    def poke(self) -> None:
+        """The change feed heard of a change: compare the revision now, not at the next tick."""
+        self._poked.set()
 
     async def refresh(self) -> None:
         """Per check: one stat of the revision file; reload only when it moved."""
@@ -69,10 +80,22 @@ class StoreSync:
             self._stamp = stamp
 
     async def run(self) -> None:
-        """Forever, every ``sync_interval`` seconds; survives a store that comes and goes."""
+        """Forever: listen on the feed, and on every poke or every ``sync_interval`` seconds
+        catch up with the store; survives a store (and a feed) that comes and goes."""
+        listener = asyncio.create_task(self.feed.listen(self.poke))
+        try:
+            await self._follow()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _follow(self) -> None:
         next_prune = 0.0
         while True:
-            await asyncio.sleep(self.settings.sync_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poked.wait(), self.settings.sync_interval)
+            self._poked.clear()
             try:
                 if await self.store.revision() != self.revision or self.keys.due():
                     await self.reload()

@@ -137,10 +137,13 @@ class CounterStore(StoreBase):
         return int(total or 0)
 
 
-def login_counters(store: CounterStore, redis_url: str = "") -> LoginCounters:
-    """Where the login counters live: Redis when a URL is configured, else the store."""
+def login_counters(
+    store: CounterStore, redis_url: str = "", redis_prefix: str = "authgate:"
+) -> LoginCounters:
+    """Where the login counters live: Redis when a URL is configured (keys under
+    ``<redis_prefix>login:``), else the store."""
     if not redis_url:
         return store
     from authgate.storage.redis.counters import RedisCounters
 
-    return RedisCounters(redis_url)
+    return RedisCounters(redis_url, f"{redis_prefix}login:")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import ConflictError, NotFoundError
@@ -86,7 +87,10 @@ class UserStore(StoreBase):
                 created_at=now(),
             )
             db.add(user)
-            await db.flush()
+            try:
+                await db.flush()
+            except IntegrityError as exc:  # another replica added the same name just now
+                raise ConflictError(f"user {username!r} already exists") from exc
             for group in groups:
                 gid = await names.group_id(db, group, create=True)
                 db.add(m.Membership(user_id=user.id, group_id=gid))

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import statistics
 import subprocess
@@ -98,17 +97,6 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
-def share_keys_until_keys_land(first: Authgate, second: Authgate) -> None:
-    """STAND-IN, to be deleted when branch ``keys`` (signing keys in the database) is merged:
-    copy the cookie secret and the JWT key from the first replica's data dir to the second's
-    before it starts, as a mounted Secret would. With the keys in the store, replicas with
-    separate data dirs verify each other's cookies with nothing copied."""
-    second.data_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("secret.key", "jwt.key"):
-        if (first.data_dir / name).exists():
-            shutil.copy2(first.data_dir / name, second.data_dir / name)
-
-
 # --------------------------------------------------------------------------------------------
 # two replicas behind nginx
 # --------------------------------------------------------------------------------------------
@@ -151,9 +139,7 @@ def two_replicas(workdir: Path, echo: Echo, database_url: str, **env: str) -> It
     }
     with contextlib.ExitStack() as stack:
         a = stack.enter_context(Authgate(workdir / "a", common))
-        b = Authgate(workdir / "b", common)
-        share_keys_until_keys_land(a, b)
-        stack.enter_context(b)
+        b = stack.enter_context(Authgate(workdir / "b", common))  # no key copied: the store
         add_alice_and_app1(a, f"{APP1}:{port}")
         conf = replicas_nginx_conf(port, [a.port, b.port], [(APP1, echo.port)], PORTAL)
         stack.enter_context(Nginx(conf, workdir / "nginx", port))

@@ -73,6 +73,8 @@ class StoreSync:
         next_prune = 0.0
         while True:
             await asyncio.sleep(self.settings.sync_interval)
+            if self.keys.due():
+                self.keys.expire()  # also when the store is down; the reload below re-reads
             try:
                 if await self.store.revision() != self.revision or self.keys.due():
                     await self.reload()

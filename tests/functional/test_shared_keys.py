@@ -10,6 +10,7 @@ import logging
 import shutil
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,40 @@ async def test_overrides_replace_the_stores_keys_also_after_a_rotation(
     finally:
         await replica.client.aclose()
         await replica.runtime.close()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+async def test_a_key_past_its_time_stops_verifying_also_while_the_store_is_down(
+    pair: tuple[Replica, Replica], database: str, tmp_path: Path
+) -> None:
+    a, _ = pair
+    await sign_in(a)
+    old_cookie = next(c.value for c in a.client.cookies.jar if c.domain == "app1.test")
+    await run_cli(database, tmp_path / "cli", "keys", "rotate")
+    store = a.runtime.store
+    async with store._tx() as db:  # the old keys' time runs out half a second from now
+        soon = now() + timedelta(seconds=0.5)
+        await db.execute(
+            update(m.SigningKey)
+            .where(m.SigningKey.verify_until.is_not(None))
+            .values(verify_until=soon)
+        )
+        await db.commit()
+    await a.runtime.reload()
+    assert a.runtime.gate.signer.unsign(old_cookie) is not None
+    # the database goes away (a directory where its file was: every connection fails)
+    await store.engine.dispose()
+    shared = tmp_path / "shared.db"
+    shared.rename(tmp_path / "shared.gone")
+    shared.mkdir()
+    sync = asyncio.create_task(a.runtime.sync.run())
+    try:
+        deadline = time.monotonic() + 3.0
+        while len((await jwks(a))["keys"]) == 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        sync.cancel()
+    assert len((await jwks(a))["keys"]) == 1
+    assert a.runtime.gate.signer.unsign(old_cookie) is None  # the hot path's signer
+    assert a.runtime.signing.session.unsign(old_cookie) is None  # the portal's
+    assert a.runtime.keys_loaded

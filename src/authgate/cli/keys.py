@@ -57,7 +57,7 @@ def _warn_overrides(settings: Settings) -> None:
         click.echo(
             "authgate: note: AUTHGATE_SECRET_KEY or AUTHGATE_SECRET_KEY_FILE is set here: "
             "servers with it sign cookies with that key, not the store's hmac keys; rotate it "
-            "by putting a new key on the first line of that file (keep the old one below)",
+            "by putting a new key first in AUTHGATE_SECRET_KEY_FILE, the old one below it",
             err=True,
         )
     if settings.jwt_key_file is not None:

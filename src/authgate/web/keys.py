@@ -19,7 +19,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -57,6 +57,7 @@ class Keys:
     tokens: TokenIssuer
     devices: DeviceTokens
     reload_at: float | None  # epoch seconds when a verifying key runs out
+    rows: tuple[StoredKey, ...] = ()  # what they were built from
 
     @classmethod
     def build(
@@ -65,9 +66,10 @@ class Keys:
         hmac: Sequence[Secret],
         jwt: Sequence[ec.EllipticCurvePrivateKey],
         reload_at: float | None = None,
+        rows: Sequence[StoredKey] = (),
     ) -> Keys:
         tokens = TokenIssuer(jwt[0], settings.public_url, jwt[1:])
-        return cls(Signing(hmac), tokens, DeviceTokens(hmac), reload_at)
+        return cls(Signing(hmac), tokens, DeviceTokens(hmac), reload_at, tuple(rows))
 
 
 def unloaded(settings: Settings) -> Keys:
@@ -146,6 +148,11 @@ async def load_keys(settings: Settings, store: Store) -> Keys:
     if not rows:
         await _create_first(settings, store, log.warning)
         rows = await store.signing_keys()
+    return build_keys(settings, rows)
+
+
+def build_keys(settings: Settings, rows: Sequence[StoredKey]) -> Keys:
+    """The keys of these rows (live ones, newest first per kind) and the overrides."""
     hmac = list(settings.secret_keys) or [k.material for k in rows if k.kind == "hmac"]
     if settings.jwt_key_file is not None:
         jwt = [read_jwt_key_file(settings.jwt_key_file)]
@@ -154,7 +161,7 @@ async def load_keys(settings: Settings, store: Store) -> Keys:
     if not hmac or not jwt:
         raise StoreError("the store holds no signing keys (run `authgate migrate` and start)")
     ends = [k.verify_until.timestamp() for k in rows if k.verify_until is not None]
-    return Keys.build(settings, hmac, jwt, min(ends) if ends else None)
+    return Keys.build(settings, hmac, jwt, min(ends) if ends else None, rows)
 
 
 def _stored_jwt(key: StoredKey) -> ec.EllipticCurvePrivateKey:
@@ -181,3 +188,18 @@ class ServerKeys:
         """A verifying key has run out since the last load: load again to drop it."""
         reload_at = self.current.reload_at
         return reload_at is not None and time.time() >= reload_at
+
+    def expire(self) -> None:
+        """Drop the keys past their time from what is held, without asking the store (which
+        may be down): a rotated-out key never verifies longer than promised."""
+        moment = datetime.now(UTC)
+        rows = [k for k in self.current.rows if k.verify_until is None or k.verify_until > moment]
+        if len(rows) == len(self.current.rows):
+            return
+        try:
+            keys = build_keys(self.settings, rows)
+        except (ConfigError, StoreError, ValueError) as exc:
+            log.warning("signing keys past their time not dropped: %s", exc)
+            return
+        self.gate.use_keys(keys.signing.session, keys.tokens)
+        self.current = keys

@@ -96,6 +96,8 @@ class StoreSync:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poked.wait(), self.settings.sync_interval)
             self._poked.clear()
+            if self.keys.due():
+                self.keys.expire()  # also when the store is down; the reload below re-reads
             try:
                 if await self.store.revision() != self.revision or self.keys.due():
                     await self.reload()

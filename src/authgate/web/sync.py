@@ -3,7 +3,9 @@
 Per check, ``refresh`` stats the revision file and reloads the app index only when it moved
 (the CLI and other servers on this machine write it). ``run`` polls the revision row for
 changes made elsewhere (a shared PostgreSQL), writes what the check queued (``last_seen`` of
-sessions, audit events) and once an hour prunes old audit events and spent login counters.
+sessions, audit events), refreshes the active-sessions gauge and once an hour prunes old
+audit events and spent login counters. Each round tells ``health`` whether the store answered:
+that is how an outage is noticed without a check, and how its end is noticed without a restart.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ from authgate.forward.sessions import SessionCache
 from authgate.storage.revision import RevisionFile, Stamp
 from authgate.storage.store import Store
 from authgate.web.audit import AuditQueue
+from authgate.web.health import StoreHealth
+from authgate.web.metrics import Metrics
 
 log = logging.getLogger("authgate")
 PRUNE_INTERVAL = 3600
+GAUGE_INTERVAL = 15.0  # the active-sessions gauge is counted this often, not per scrape
+ROUND_TIMEOUT = 5.0  # a store that does not answer within this is down for this round
 
 
 class StoreSync:
@@ -34,6 +40,8 @@ class StoreSync:
         sessions: SessionCache,
         audit: AuditQueue,
         login: LoginGuard,
+        health: StoreHealth | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -41,10 +49,14 @@ class StoreSync:
         self.sessions = sessions
         self.audit = audit
         self.login = login
+        self.health = health or StoreHealth(settings.degraded_grace)
+        self.metrics = metrics
         self.revision = -1
         self._file = RevisionFile(settings.revision_file)
         self._stamp: Stamp = (-1, -1)
         self._lock = asyncio.Lock()
+        self._next_prune = 0.0
+        self._next_gauge = 0.0
 
     async def refresh(self) -> None:
         """Per check: one stat of the revision file; reload only when it moved."""
@@ -65,19 +77,38 @@ class StoreSync:
 
     async def run(self) -> None:
         """Forever, every ``sync_interval`` seconds; survives a store that comes and goes."""
-        next_prune = 0.0
         while True:
             await asyncio.sleep(self.settings.sync_interval)
-            try:
-                if await self.store.revision() != self.revision:
-                    await self.reload()
-                await self.flush()
-                if time.monotonic() >= next_prune:
-                    next_prune = time.monotonic() + PRUNE_INTERVAL
-                    await self.store.prune_audit(self.settings.audit_retention)
-                    await self.login.counters.prune_counters()
-            except Exception as exc:  # the loop must survive a store that comes and goes
+            await self.round()
+
+    async def round(self) -> None:
+        """One round: follow the revision, write what is queued, the periodic chores. A
+        failure marks the store down (logged once, by ``health``); success marks it up."""
+        try:
+            revision = await asyncio.wait_for(self.store.revision(), ROUND_TIMEOUT)
+        except Exception as exc:  # the loop must survive a store that comes and goes
+            if self.health.down_since is None:
                 log.warning("store sync failed: %s", exc)
+            self.health.failed(time.time())
+            return
+        self.health.answered(time.time())
+        try:
+            if revision != self.revision:
+                await self.reload()
+            await self.flush()
+            await self._chores()
+        except Exception as exc:
+            log.warning("store sync failed: %s", exc)
+
+    async def _chores(self) -> None:
+        now = time.monotonic()
+        if self.metrics is not None and now >= self._next_gauge:
+            self._next_gauge = now + GAUGE_INTERVAL
+            self.metrics.active_sessions.set(await self.store.count_live_sessions())
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_INTERVAL
+            await self.store.prune_audit(self.settings.audit_retention)
+            await self.login.counters.prune_counters()
 
     async def flush(self) -> None:
         """Write what the check queued: sessions seen since last time, audit events."""

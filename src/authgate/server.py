@@ -40,6 +40,7 @@ from authgate.portal import (
 )
 from authgate.portal import links as link_routes
 from authgate.portal import routes as portal_routes
+from authgate.web import health, metrics
 from authgate.web.logging import configure_logging
 from authgate.web.requests import runtime_of
 from authgate.web.runtime import Runtime
@@ -69,6 +70,7 @@ class AuthgateApp:
             str(settings.revision_file),
             runtime.reload,
             runtime.audit.record,
+            runtime.metrics,
         )
         self.web = _starlette(runtime)
 
@@ -94,7 +96,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> AuthgateAp
 def app_from_environment() -> AuthgateApp:
     """For ASGI worker processes: settings from the environment ``authgate serve`` prepared."""
     settings = load_settings(os.environ, require_public_url=True)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(settings)
 
 
@@ -122,8 +124,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 
 async def _store_down(request: Request, exc: Exception) -> Response:
-    log.error("store error on %s: %s", request.url.path, exc)
-    return runtime_of(request).pages.error(
+    rt = runtime_of(request)
+    rt.metrics.store_error()
+    if rt.health.down_since is None:  # an outage is logged once, where it begins
+        log.error("store error on %s: %s", request.url.path, exc)
+    return rt.pages.error(
         503,
         "Sign-in is unavailable",
         "authgate cannot reach its database right now. Try again in a minute.",
@@ -149,6 +154,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 
 def _starlette(rt: Runtime) -> Starlette:
     routes = [
+        *health.ROUTES,
+        *metrics.ROUTES,
         Mount(rt.settings.outpost_prefix, routes=flow_routes.ROUTES),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *portal_routes.ROUTES,

@@ -222,3 +222,13 @@ async def test_update_user_changes_what_is_given_in_one_change(store: Store) -> 
     with pytest.raises(ConflictError):
         await store.update_user("hal", groups=["bad name"])
     assert (await store.get_user("hal")).groups == ("b", "c")
+
+
+async def test_live_sessions_are_counted(store: Store) -> None:
+    user = await store.add_user("gauge")
+    assert await store.count_live_sessions() == 0
+    keep = await store.create_session(user.id, kind="portal", lifetime=3600)
+    gone = await store.create_session(user.id, kind="portal", lifetime=3600)
+    await store.create_session(user.id, kind="portal", lifetime=0)  # already expired
+    await store.revoke_session(gone)
+    assert keep and await store.count_live_sessions() == 1

@@ -72,11 +72,13 @@ class LoginGuard:
         counters: LoginCounters,
         policy: ThrottlePolicy | None = None,
         clock: Callable[[], datetime] = now,
+        observe: Callable[[str, str], None] = lambda step, result: None,
     ) -> None:
         self.store = store
         self.counters = counters
         self.policy = policy or ThrottlePolicy()
         self.clock = clock
+        self.observe = observe  # (step, result): password|second_factor, ok|failed|throttled
 
     async def sign_in(self, attempt: Attempt) -> Outcome:
         name = canonical_username(attempt.username)
@@ -99,6 +101,22 @@ class LoginGuard:
         return await self._judge(user, ip, devices, proof, final=True)
 
     async def _judge(
+        self,
+        user: UserInfo | None,
+        ip: str,
+        devices: Mapping[str, str],
+        proof: Proof,
+        *,
+        final: bool,
+    ) -> Outcome:
+        """One proof judged (``_judge_once``), its result told to ``observe``."""
+        step = "second_factor" if final else "password"
+        outcome = await self._judge_once(user, ip, devices, proof, final=final)
+        result = "ok" if outcome.user else "throttled" if outcome.retry_after else "failed"
+        self.observe(step, result)
+        return outcome
+
+    async def _judge_once(
         self,
         user: UserInfo | None,
         ip: str,

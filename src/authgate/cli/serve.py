@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -51,7 +55,20 @@ def serve(
         f"(portal {settings.public_url}, store {redact_url(settings.database_url)})",
         err=True,
     )
-    run_server(settings)
+    with metrics_dir():
+        run_server(settings)
+
+
+@contextlib.contextmanager
+def metrics_dir() -> Iterator[str]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this start's workers, removed when it ends: the
+    workers' metrics add up in one scrape, and nothing of a previous run is counted."""
+    path = tempfile.mkdtemp(prefix="authgate-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def set_up_first_start(ctx: click.Context, settings: Settings) -> None:

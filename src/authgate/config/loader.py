@@ -6,6 +6,7 @@ at once in a :class:`~authgate.errors.ConfigError`, each naming the setting and 
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import re
 from collections.abc import Callable, Mapping
@@ -14,10 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from authgate.config.secret import Secret, read_key_file, redact_url
-from authgate.config.settings import DEFAULT_TRUSTED_PROXIES, Network, Settings
+from authgate.config.settings import DEFAULT_TRUSTED_PROXIES, LOOPBACK, Network, Settings
 from authgate.errors import ConfigError
 
 ENV_PREFIX = "AUTHGATE_"
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's own; ``serve`` sets it
 KNOWN = (
     "data_dir",
     "database_url",
@@ -43,6 +45,9 @@ KNOWN = (
     "require_mfa",
     "smtp_url",
     "smtp_from",
+    "degraded_grace",
+    "metrics_allow",
+    "log_format",
 )
 MISSING_PUBLIC_URL = (
     "AUTHGATE_PUBLIC_URL (public_url in a config file) is not set: it is the login portal's "
@@ -210,6 +215,9 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "require_mfa": parse_flag,
     "smtp_url": parse_smtp_url,
     "smtp_from": lambda v: str(v).strip(),
+    "degraded_grace": parse_duration,
+    "metrics_allow": parse_networks,
+    "log_format": _parse_choice("text", "json"),
 }
 
 
@@ -279,7 +287,9 @@ def load_settings(
             problems.append(f"{label}: {shown} is not usable: {exc}")
     if problems:
         raise ConfigError(problems)
-    return _build(values)
+    settings = _build(values)
+    metrics_dir = environ.get(MULTIPROC_DIR, "")
+    return dataclasses.replace(settings, metrics_dir=metrics_dir) if metrics_dir else settings
 
 
 def _build(values: dict[str, Any]) -> Settings:
@@ -303,6 +313,8 @@ def _build(values: dict[str, Any]) -> Settings:
         if not keys:
             raise ConfigError([f"secret key file {key_file}: holds no key"])
     trusted = values.get("trusted_proxies", parse_networks(list(DEFAULT_TRUSTED_PROXIES)))
+    # default: this machine and the proxies in front (an ingress's pod network)
+    metrics_allow = values.get("metrics_allow", parse_networks(list(LOOPBACK)) + trusted)
     passthrough = {
         k: values[k]
         for k in (
@@ -322,6 +334,8 @@ def _build(values: dict[str, Any]) -> Settings:
             "smtp_url",
             "smtp_from",
             "jwt_key_file",
+            "degraded_grace",
+            "log_format",
         )
         if k in values
     }
@@ -332,6 +346,7 @@ def _build(values: dict[str, Any]) -> Settings:
         host=host,
         port=port,
         trusted_proxies=trusted,
+        metrics_allow=metrics_allow,
         secret_keys=tuple(keys),
         **passthrough,
     )

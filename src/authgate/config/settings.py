@@ -19,6 +19,7 @@ DEFAULT_TRUSTED_PROXIES = (
     "192.168.0.0/16",
     "fc00::/7",
 )
+LOOPBACK = ("127.0.0.0/8", "::1/128")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class Settings:
     require_mfa: bool = False  # apps that do not say otherwise need a second factor
     smtp_url: str = field(default="", repr=False)  # invitation and reset links are mailed
     smtp_from: str = ""  # the From address of those mails (default: authgate@<portal host>)
+    degraded_grace: int = 300  # known sessions keep working this long into a store outage
+    metrics_allow: tuple[Network, ...] = ()  # who may read /-/metrics (the loader fills it)
+    log_format: str = "text"  # text | json (one object per line)
+    metrics_dir: str = ""  # PROMETHEUS_MULTIPROC_DIR, which ``serve`` sets for its workers
 
     @property
     def public_origin(self) -> str:
@@ -72,8 +77,16 @@ class Settings:
         return self.data_dir / "jwt.key"
 
     def is_trusted_proxy(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.trusted_proxies)
+        return _within(address, self.trusted_proxies)
+
+    def may_read_metrics(self, address: str) -> bool:
+        """``address`` (the client as the portal judges it) is in ``metrics_allow``."""
+        return _within(address, self.metrics_allow)
+
+
+def _within(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in networks)

@@ -125,3 +125,23 @@ def decision_line(
         f"reason={decision.reason!r} id={decision.decision_id or '-'} request={request!r}"
     )
     return line if micros is None else f"{line} us={micros}"
+
+
+def decision_fields(
+    dialect: str, decision: Decision, request: str, status: int, micros: int | None = None
+) -> dict[str, dict[str, object]]:
+    """The same decision as named fields, for ``logging``'s ``extra`` (the JSON log format
+    writes them; the text format has them in its line already)."""
+    fields: dict[str, object] = {
+        "decision_id": decision.decision_id or None,
+        "dialect": dialect,
+        "app": decision.app.slug if decision.app else None,
+        "user": decision.identity.username if decision.identity is not None else None,
+        "outcome": decision.outcome,
+        "status": status,
+        "reason": decision.reason,
+        "request": request,
+    }
+    if micros is not None:
+        fields["duration_ms"] = round(micros / 1000, 3)
+    return {"fields": fields}

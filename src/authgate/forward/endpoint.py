@@ -17,11 +17,19 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from types import ModuleType
+from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
 
 from authgate.forward.answers import JSON, Answer, Pages, fill_page, json_body
-from authgate.forward.decision import Allow, Decision, Invalid, Unavailable, decision_line
+from authgate.forward.decision import (
+    Allow,
+    Decision,
+    Invalid,
+    Unavailable,
+    decision_fields,
+    decision_line,
+)
 from authgate.forward.dialects import caddy, envoy, nginx, traefik
 from authgate.forward.gate import Gate
 from authgate.forward.request import BadRequest, ForwardRequest, Headers, client_address
@@ -29,6 +37,17 @@ from authgate.forward.request import BadRequest, ForwardRequest, Headers, client
 log = logging.getLogger("authgate.forward")
 DIALECTS: dict[str, ModuleType] = {m.name: m for m in (nginx, traefik, caddy, envoy)}
 Audit = Callable[[Decision, ForwardRequest | None, str, list[str]], None]
+
+
+class CheckMeter(Protocol):
+    """Where each answered check is counted (``web.metrics.Metrics``)."""
+
+    def check(self, dialect: str, outcome: str, seconds: float) -> None: ...
+
+
+class _NoMeter:
+    def check(self, dialect: str, outcome: str, seconds: float) -> None:
+        return None
 
 
 class ForwardAuthEndpoint:
@@ -40,8 +59,10 @@ class ForwardAuthEndpoint:
         revision_file: str,
         reload: Callable[[], Awaitable[None]],
         audit: Audit,
+        meter: CheckMeter | None = None,
     ) -> None:
         self.gate = gate
+        self.meter = meter or _NoMeter()
         self.pages = pages
         self.is_trusted = is_trusted
         self.revision_file = revision_file
@@ -67,13 +88,16 @@ class ForwardAuthEndpoint:
         except BadRequest as exc:
             decision = Invalid(exc.reason)
         except Exception as exc:
-            log.error("forward-auth check failed, refusing the request: %s", exc, exc_info=True)
+            if self.gate.sessions.outage.down_since is None:
+                log.error("forward-auth check failed, refusing the request: %s", exc, exc_info=True)
+            # else: the outage is logged once where it began, not once per check
             decision = Unavailable(f"the check could not be made: {type(exc).__name__}")
         browser = request.browser if request is not None else False
         answer = fill_page(dialect.render(decision, browser), self.pages)
         await send_answer(scope, receive, send, answer)
-        micros = int((time.perf_counter() - started) * 1e6)
-        _log(name, decision, request, answer.status, micros)
+        elapsed = time.perf_counter() - started
+        self.meter.check(name, decision.outcome, elapsed)
+        _log(name, decision, request, answer.status, int(elapsed * 1e6))
         if not isinstance(decision, Allow):
             await self._record(decision, request, name)
 
@@ -163,7 +187,8 @@ def _log(
     level = logging.DEBUG if isinstance(decision, Allow) else logging.INFO
     if log.isEnabledFor(level):
         where = f"{request.method} {request.host}{request.path}" if request else "-"
-        log.log(level, decision_line(dialect, decision, where, status, micros))
+        fields = decision_fields(dialect, decision, where, status, micros)
+        log.log(level, decision_line(dialect, decision, where, status, micros), extra=fields)
 
 
-__all__ = ["DIALECTS", "ForwardAuthEndpoint", "send_answer"]
+__all__ = ["DIALECTS", "CheckMeter", "ForwardAuthEndpoint", "send_answer"]

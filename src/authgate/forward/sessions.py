@@ -1,11 +1,18 @@
-"""Signed cookie -> session -> identity, answered from memory; any failure means anonymous."""
+"""Signed cookie -> session -> identity, answered from memory; any failure means anonymous.
+
+While the store cannot be reached (``Outage``), a session this process already holds keeps
+working until the grace counted from the outage's start ends; an unknown one cannot be
+judged, and the store's error goes up to the check, which says "not now" (never an allow).
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from authgate.errors import StoreError
 from authgate.forward.model import Identity
 
 
@@ -19,36 +26,76 @@ class SessionRecord:
 
 
 SessionLoader = Callable[[str], Awaitable[SessionRecord | None]]
+GRACE_OVER = "the store is unreachable and the grace for known sessions is over"
+
+
+class Outage:
+    """Whether the store answers, as this process last saw it; pure state, no I/O.
+
+    ``failed`` and ``answered`` say whether they changed the state (a transition), so that
+    whoever owns this object (``web.health.StoreHealth``) can log each transition once.
+    """
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.down_since: float | None = None
+        self.grace_ends = math.inf  # known sessions are refused from then on
+
+    def failed(self, now: float) -> bool:
+        """The store did not answer at ``now``; True when that begins an outage."""
+        if self.down_since is not None:
+            return False
+        self.down_since = now
+        self.grace_ends = now + self.grace
+        return True
+
+    def answered(self, now: float) -> float | None:
+        """The store answered at ``now``; the outage's length in seconds when one ended."""
+        if self.down_since is None:
+            return None
+        began, self.down_since, self.grace_ends = self.down_since, None, math.inf
+        return max(0.0, now - began)
 
 
 class SessionCache:
     """Valid sessions by id. Cleared whole when the store's revision moves (revocations,
     disabled users, group changes); misses go to the store. ``last_seen`` lives here and is
-    flushed to the store in the background, so a valid request never writes."""
+    flushed to the store in the background, so a valid request never writes.
 
-    def __init__(self, loader: SessionLoader, idle_timeout: int, capacity: int = 100_000) -> None:
+    During an ``outage`` a held session is answered from memory without asking the store
+    (and without the idle re-check, which needs the store: an outage is not a sign-out)
+    until the grace ends; then it is refused with a ``StoreError``."""
+
+    def __init__(
+        self,
+        loader: SessionLoader,
+        idle_timeout: int,
+        capacity: int = 100_000,
+        outage: Outage | None = None,
+    ) -> None:
         self._loader = loader
         self._idle = idle_timeout
         self._capacity = capacity
+        self.outage = outage or Outage(0)
         self._entries: dict[str, SessionRecord] = {}
         self._touched: dict[str, float] = {}
 
     async def get(self, session_id: str, now: float | None = None) -> SessionRecord | None:
         now = time.time() if now is None else now
         record = self._entries.get(session_id)
-        if record is not None and self._idle_out(record, now):
-            # Another worker may have seen it since: its last_seen reaches the store in the
-            # background, so ask the store before calling the session idle.
-            record = None
-        if record is None:
-            record = await self._loader(session_id)
+        if record is not None and self.outage.down_since is not None:
+            if now >= self.outage.grace_ends:
+                raise StoreError(GRACE_OVER)
+        elif record is None or self._idle_out(record, now):
+            # Idle here: another worker may have seen it since (its last_seen reaches the
+            # store in the background), so ask the store before calling the session idle.
+            record = await self._load(session_id, record, now)
             if record is None:
+                return None
+            if self._idle_out(record, now) and self.outage.down_since is None:
                 self._entries.pop(session_id, None)
                 return None
-            if len(self._entries) >= self._capacity:
-                self._entries.clear()
-            self._entries[session_id] = record
-        if now >= record.expires_at or self._idle_out(record, now):
+        if now >= record.expires_at:
             self._entries.pop(session_id, None)
             return None
         record.last_seen = now
@@ -57,6 +104,26 @@ class SessionCache:
         if parent and parent in self._entries:
             self._entries[parent].last_seen = now
             self._touched[parent] = now
+        return record
+
+    async def _load(
+        self, session_id: str, held: SessionRecord | None, now: float
+    ) -> SessionRecord | None:
+        """The store's record; while it cannot answer, the ``held`` one during the grace."""
+        try:
+            record = await self._loader(session_id)
+        except Exception:
+            self.outage.failed(now)
+            if held is not None and now < self.outage.grace_ends:
+                return held
+            raise
+        self.outage.answered(now)
+        if record is None:
+            self._entries.pop(session_id, None)
+            return None
+        if len(self._entries) >= self._capacity:
+            self._entries.clear()
+        self._entries[session_id] = record
         return record
 
     def _idle_out(self, record: SessionRecord, now: float) -> bool:

@@ -24,12 +24,16 @@ from authgate.storage.revision import feed_of, open_store
 from authgate.storage.store import Store
 from authgate.storage.store.counters import login_counters
 from authgate.web.audit import AuditQueue
+from authgate.web.health import Readiness, StoreHealth, store_check
 from authgate.web.keys import ServerKeys, unloaded
+from authgate.web.metrics import Metrics
 from authgate.web.pages import Pages
 from authgate.web.sync import StoreSync
 
 if TYPE_CHECKING:
     from authgate.storage.redis.sessions import RedisSessions
+
+DIALECT_NAMES = ("nginx", "traefik", "caddy", "envoy")
 
 
 class Runtime:
@@ -38,9 +42,15 @@ class Runtime:
         self.feed = feed_of(settings)
         self._own_store = store is None  # a store of our own closes the feed with it
         self.store = store or open_store(settings, self.feed)
+        self.metrics = Metrics(DIALECT_NAMES, settings.metrics_dir)
+        self.health = StoreHealth(
+            settings.degraded_grace, self.metrics.store_error, self.metrics.set_degraded
+        )
         self.shared_sessions = shared_sessions(settings, self.store, lambda: self.sync.revision)
         self.sessions = SessionCache(
-            self.shared_sessions or self.store.load_session, settings.idle_timeout
+            self.shared_sessions or self.store.load_session,
+            settings.idle_timeout,
+            outage=self.health,
         )
         first = unloaded(settings)
         self.gate = Gate(
@@ -49,7 +59,9 @@ class Runtime:
         self.keys = ServerKeys(settings, self.gate, first)
         self.pages = Pages(settings)
         self.login = LoginGuard(
-            self.store, login_counters(self.store, settings.redis_url, settings.redis_prefix)
+            self.store,
+            login_counters(self.store, settings.redis_url, settings.redis_prefix),
+            observe=self.metrics.login,
         )
         self.audit = AuditQueue()
         self.sync = StoreSync(
@@ -61,9 +73,19 @@ class Runtime:
             self.login,
             self.keys,
             self.feed,
+            self.health,
+            self.metrics,
         )
         self.refresh = self.sync.refresh
         self.reload = self.sync.reload
+        # ready: the store answers and the keys are loaded; another check is one line here
+        self.readiness = Readiness(
+            [("store", store_check(self.store.revision, self.health)), ("keys", self.keys_check)]
+        )
+
+    async def keys_check(self) -> str | None:
+        """The keys that sign cookies and tokens are loaded (from the store or the overrides)."""
+        return None if self.keys.loaded else "keys: the signing keys are not loaded yet"
 
     @property
     def signing(self) -> Signing:
@@ -88,6 +110,7 @@ class Runtime:
 
     async def close(self) -> None:
         """Close the store, and the login counters when they live elsewhere (Redis)."""
+        self.metrics.worker_stopped()
         if self.login.counters is not self.store:
             await self.login.counters.close()
         if self.shared_sessions is not None:

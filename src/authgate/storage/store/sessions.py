@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Update, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import NotFoundError
@@ -247,6 +247,12 @@ class SessionStore(StoreBase):
             result = await db.execute(revoke_live_sessions(uid))
             await self._commit_change(db)
             return int(getattr(result, "rowcount", 0) or 0)
+
+    async def count_live_sessions(self) -> int:
+        """Sessions neither expired nor revoked (the active-sessions gauge)."""
+        async with self._tx() as db:
+            query = select(func.count()).select_from(m.Session).where(_live())
+            return int((await db.execute(query)).scalar_one())
 
     async def list_sessions(self, username: str | None = None) -> list[SessionInfo]:
         async with self._tx() as db:

@@ -12,7 +12,7 @@ The check is the hot path: its counter and histogram children are bound once per
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -67,15 +67,17 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self.degraded.set(0)
-        self._check = {
+        # what the check calls (``forward.endpoint.CheckMeters``), bound once
+        self.check_meters: dict[tuple[str, str], tuple[Callable[[], None], Callable[[float], None]]]
+        self.check_meters = {
             (d, o): (self.checks.labels(d, o).inc, self.check_seconds.labels(d).observe)
             for d in dialects
             for o in OUTCOMES
         }
 
     def check(self, dialect: str, outcome: str, seconds: float) -> None:
-        """One check answered (the hot path: prebound children only)."""
-        bound = self._check.get((dialect, outcome))
+        """One check answered (what the endpoint does with ``check_meters``)."""
+        bound = self.check_meters.get((dialect, outcome))
         if bound is not None:
             bound[0]()
             bound[1](seconds)

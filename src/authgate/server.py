@@ -70,7 +70,7 @@ class AuthgateApp:
             str(settings.revision_file),
             runtime.reload,
             runtime.audit.record,
-            runtime.metrics,
+            runtime.metrics.check_meters,
         )
         self.web = _starlette(runtime)
 

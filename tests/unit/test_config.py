@@ -187,3 +187,25 @@ def test_mfa_default_and_mail_settings(tmp_path: Path) -> None:
         load_settings({**base, "AUTHGATE_REQUIRE_MFA": "maybe", "AUTHGATE_SMTP_URL": "mail.lan"})
     text = "\n".join(caught.value.problems)
     assert "AUTHGATE_REQUIRE_MFA" in text and "AUTHGATE_SMTP_URL" in text
+
+
+def test_health_metrics_and_log_settings(tmp_path: Path) -> None:
+    base = {"AUTHGATE_DATA_DIR": str(tmp_path)}
+    plain = load_settings(base)
+    assert plain.degraded_grace == 300 and plain.log_format == "text"
+    assert plain.may_read_metrics("127.0.0.1") and plain.may_read_metrics("::1")
+    assert plain.may_read_metrics("10.1.2.3")  # a trusted proxy network (the pod network)
+    assert not plain.may_read_metrics("203.0.113.7") and not plain.may_read_metrics("junk")
+    env = {
+        **base,
+        "AUTHGATE_DEGRADED_GRACE": "3s",
+        "AUTHGATE_LOG_FORMAT": "JSON",
+        "AUTHGATE_METRICS_ALLOW": "10.0.0.0/8",
+    }
+    tuned = load_settings(env)
+    assert tuned.degraded_grace == 3 and tuned.log_format == "json"
+    assert tuned.may_read_metrics("10.9.9.9") and not tuned.may_read_metrics("127.0.0.1")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**base, "AUTHGATE_LOG_FORMAT": "xml", "AUTHGATE_DEGRADED_GRACE": "soon"})
+    assert "AUTHGATE_LOG_FORMAT" in str(caught.value)
+    assert "AUTHGATE_DEGRADED_GRACE" in str(caught.value)

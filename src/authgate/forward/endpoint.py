@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import ModuleType
-from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
 
@@ -39,16 +38,9 @@ DIALECTS: dict[str, ModuleType] = {m.name: m for m in (nginx, traefik, caddy, en
 Audit = Callable[[Decision, ForwardRequest | None, str, list[str]], None]
 
 
-#: (dialect, outcome) -> (count one check, observe its seconds): prebound metric children
-Recorders = Mapping[tuple[str, str], tuple[Callable[[], None], Callable[[float], None]]]
-
-
-class CheckMeter(Protocol):
-    """Where each answered check is counted (``web.metrics.Metrics``). The endpoint calls the
-    prebound children itself: counting a check runs no code of authgate's beyond this file."""
-
-    @property
-    def recorders(self) -> Recorders: ...
+# (dialect, outcome) -> (count one, observe its seconds): prometheus-client's children, bound
+# once by ``web.metrics.Metrics``; called directly, so a check runs no metrics code of ours
+CheckMeters = Mapping[tuple[str, str], tuple[Callable[[], None], Callable[[float], None]]]
 
 
 class ForwardAuthEndpoint:
@@ -60,10 +52,10 @@ class ForwardAuthEndpoint:
         revision_file: str,
         reload: Callable[[], Awaitable[None]],
         audit: Audit,
-        meter: CheckMeter | None = None,
+        meters: CheckMeters | None = None,
     ) -> None:
         self.gate = gate
-        self._recorders: Recorders = meter.recorders if meter is not None else {}
+        self.meters: CheckMeters = meters or {}
         self.pages = pages
         self.is_trusted = is_trusted
         self.revision_file = revision_file
@@ -97,10 +89,10 @@ class ForwardAuthEndpoint:
         answer = fill_page(dialect.render(decision, browser), self.pages)
         await send_answer(scope, receive, send, answer)
         elapsed = time.perf_counter() - started
-        recorder = self._recorders.get((name, decision.outcome))
-        if recorder is not None:
-            recorder[0]()
-            recorder[1](elapsed)
+        meter = self.meters.get((name, decision.outcome))
+        if meter is not None:
+            meter[0]()
+            meter[1](elapsed)
         _log(name, decision, request, answer.status, int(elapsed * 1e6))
         if not isinstance(decision, Allow):
             await self._record(decision, request, name)
@@ -195,4 +187,4 @@ def _log(
         log.log(level, decision_line(dialect, decision, where, status, micros), extra=fields)
 
 
-__all__ = ["DIALECTS", "CheckMeter", "ForwardAuthEndpoint", "send_answer"]
+__all__ = ["DIALECTS", "CheckMeters", "ForwardAuthEndpoint", "send_answer"]

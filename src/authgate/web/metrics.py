@@ -67,17 +67,17 @@ class Metrics:
             multiprocess_mode="livemax",
         )
         self.degraded.set(0)
-        #: the hot path's prebound children, called by ``forward.endpoint`` itself
-        self.recorders: dict[tuple[str, str], tuple[Callable[[], None], Callable[[float], None]]]
-        self.recorders = {
+        # what the check calls (``forward.endpoint.CheckMeters``), bound once
+        self.check_meters: dict[tuple[str, str], tuple[Callable[[], None], Callable[[float], None]]]
+        self.check_meters = {
             (d, o): (self.checks.labels(d, o).inc, self.check_seconds.labels(d).observe)
             for d in dialects
             for o in OUTCOMES
         }
 
     def check(self, dialect: str, outcome: str, seconds: float) -> None:
-        """One check answered, counted as the endpoint counts it (tests, other callers)."""
-        bound = self.recorders.get((dialect, outcome))
+        """One check answered (what the endpoint does with ``check_meters``)."""
+        bound = self.check_meters.get((dialect, outcome))
         if bound is not None:
             bound[0]()
             bound[1](seconds)

@@ -81,3 +81,10 @@ def test_a_disruption_budget_keeps_one_replica_through_a_drain() -> None:
     labels = one("Deployment")["spec"]["template"]["metadata"]["labels"]
     assert budget["spec"]["minAvailable"] == 1
     assert budget["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_readiness_keeps_a_pod_in_the_service_through_the_degraded_grace() -> None:
+    """A dead database fails every replica's readiness at once: no pod may leave the Service
+    before the default 5-minute grace for known sessions is over."""
+    ready = container()["readinessProbe"]
+    assert ready["periodSeconds"] * ready["failureThreshold"] >= 300

@@ -17,6 +17,8 @@ import kubernetes_validate
 import pytest
 from ruamel.yaml import YAML
 
+from authgate.config.loader import parse_duration
+
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "authgate"
 KUBERNETES = "1.34"
 PUBLIC = "https://auth.example.com"
@@ -164,6 +166,20 @@ def test_probes_ask_the_health_endpoints_on_the_port_the_server_listens_on() -> 
     for probe, path in (("readinessProbe", "/-/health/ready"), ("livenessProbe", "/-/health/live")):
         assert main[probe]["httpGet"]["path"] == path
         assert ports[main[probe]["httpGet"]["port"]] == listen
+
+
+@pytest.mark.parametrize("grace", [None, "10m"])
+def test_a_database_outage_keeps_pods_in_the_service_for_the_degraded_grace(
+    grace: str | None,
+) -> None:
+    """Every replica sees the same dead database: were they all taken out of the Service
+    before the grace ends, the ingress would find no endpoint and the grace reach nobody."""
+    values = dict(VALUE_SETS["defaults on PostgreSQL"])
+    if grace is not None:  # a longer grace needs the probe's patience raised with it
+        values |= {"degradedGrace": grace, "probes": {"readiness": {"failureThreshold": 60}}}
+    ready = container(render(values))["readinessProbe"]
+    seconds = parse_duration(grace or "5m")
+    assert ready["periodSeconds"] * ready["failureThreshold"] >= seconds
 
 
 def test_the_container_runs_unprivileged_on_a_read_only_root() -> None:

@@ -209,3 +209,29 @@ def test_health_metrics_and_log_settings(tmp_path: Path) -> None:
         load_settings({**base, "AUTHGATE_LOG_FORMAT": "xml", "AUTHGATE_DEGRADED_GRACE": "soon"})
     assert "AUTHGATE_LOG_FORMAT" in str(caught.value)
     assert "AUTHGATE_DEGRADED_GRACE" in str(caught.value)
+
+
+def test_redis_prefix_and_change_feed(tmp_path: Path) -> None:
+    base = {"AUTHGATE_DATA_DIR": str(tmp_path)}
+    default = load_settings(base)
+    assert (default.redis_prefix, default.change_feed) == ("authgate:", "auto")
+    chosen = load_settings(
+        {**base, "AUTHGATE_REDIS_PREFIX": "tenant-a:", "AUTHGATE_CHANGE_FEED": "POLL"}
+    )
+    assert (chosen.redis_prefix, chosen.change_feed) == ("tenant-a:", "poll")
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**base, "AUTHGATE_REDIS_PREFIX": "a b*", "AUTHGATE_CHANGE_FEED": "push"})
+    text = "\n".join(caught.value.problems)
+    assert "AUTHGATE_REDIS_PREFIX" in text and "AUTHGATE_CHANGE_FEED" in text
+
+
+def test_feed_follows_the_settings() -> None:
+    from authgate.storage.changes import NoFeed, PostgresFeed, change_feed
+    from authgate.storage.redis.changes import RedisFeed
+
+    pg = "postgresql+asyncpg://u:secret@db/authgate"
+    assert isinstance(change_feed("sqlite+aiosqlite:///x.db"), NoFeed)
+    feed = change_feed(pg)
+    assert isinstance(feed, PostgresFeed) and feed.dsn == "postgresql://u:secret@db/authgate"
+    assert isinstance(change_feed(pg, "redis://r:6379/0", "t:"), RedisFeed)
+    assert isinstance(change_feed(pg, "redis://r:6379/0", "t:", mode="poll"), NoFeed)

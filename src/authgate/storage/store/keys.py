@@ -106,36 +106,37 @@ class KeyStore(StoreBase):
         """``hmac`` and ``jwt`` become the signers; the keys that signed until now verify
         for the given time from now. The live keys afterwards."""
         moment = now()
-        async with self._tx() as db:
-            for kind, material, keep in (
-                ("hmac", hmac, hmac_verifies_for),
-                ("jwt", jwt, jwt_verifies_for),
-            ):
-                last = await db.scalar(
-                    select(func.max(m.SigningKey.generation)).where(m.SigningKey.kind == kind)
-                )
-                await db.execute(
-                    update(m.SigningKey)
-                    .where(m.SigningKey.kind == kind, m.SigningKey.verify_until.is_(None))
-                    .values(verify_until=moment + keep)
-                )
-                db.add(
-                    m.SigningKey(
-                        kind=kind,
-                        generation=(last or 0) + 1,
-                        material=material,
-                        created_at=moment,
-                        verify_until=None,
+        try:
+            async with self._tx() as db:
+                for kind, material, keep in (
+                    ("hmac", hmac, hmac_verifies_for),
+                    ("jwt", jwt, jwt_verifies_for),
+                ):
+                    last = await db.scalar(
+                        select(func.max(m.SigningKey.generation)).where(m.SigningKey.kind == kind)
                     )
-                )
-            try:
+                    await db.execute(
+                        update(m.SigningKey)
+                        .where(m.SigningKey.kind == kind, m.SigningKey.verify_until.is_(None))
+                        .values(verify_until=moment + keep)
+                    )
+                    db.add(
+                        m.SigningKey(
+                            kind=kind,
+                            generation=(last or 0) + 1,
+                            material=material,
+                            created_at=moment,
+                            verify_until=None,
+                        )
+                    )
                 await db.flush()
                 await self._commit_change(db)
-            except (IntegrityError, ConflictError) as exc:
-                raise ConflictError(
-                    "another rotation changed the keys at the same moment; list them and "
-                    "rotate again if you still need to"
-                ) from exc
+        except (IntegrityError, ConflictError) as exc:
+            # any statement may meet the other rotation's row (autoflush), not only the flush
+            raise ConflictError(
+                "another rotation changed the keys at the same moment; list them and "
+                "rotate again if you still need to"
+            ) from exc
         return await self.signing_keys()
 
     async def prune_keys(self, at: datetime | None = None) -> int:

@@ -97,10 +97,12 @@ def store_check(
 
 
 def _short(exc: BaseException) -> str:
+    """The kind of failure only: the probe answers anyone who reaches the listener (through
+    the ingress too), and an error's text can name the database's host, port or user. The
+    whole error is in the log, where the outage is reported once."""
     if isinstance(exc, TimeoutError):
         return "timed out"
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+    return type(exc).__name__
 
 
 class Readiness:

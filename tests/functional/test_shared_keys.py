@@ -97,6 +97,17 @@ async def jwks(replica: Replica) -> dict[str, Any]:
     return body
 
 
+async def sync_until_one_jwt_key(server: Replica, timeout: float = 3.0) -> None:
+    """Run the server's sync loop until its JWKS lists one key (or ``timeout`` passes)."""
+    sync = asyncio.create_task(server.runtime.sync.run())
+    try:
+        deadline = time.monotonic() + timeout
+        while len((await jwks(server))["keys"]) == 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        sync.cancel()
+
+
 def kid(token: str) -> str:
     return str(jwt.get_unverified_header(token)["kid"])
 
@@ -198,13 +209,7 @@ async def test_a_key_past_its_time_stops_verifying_without_a_restart(
         await db.commit()  # no revision bump: the server must notice the time by itself
     await a.runtime.reload()
     assert len((await jwks(a))["keys"]) == 2
-    sync = asyncio.create_task(a.runtime.sync.run())
-    try:
-        deadline = time.monotonic() + 3.0
-        while len((await jwks(a))["keys"]) == 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-    finally:
-        sync.cancel()
+    await sync_until_one_jwt_key(a)
     published = await jwks(a)
     assert len(published["keys"]) == 1 and not verifies(before, published)
     refused = await a.check("app1.test", "/x")  # the cookie of the expired key: sign in again
@@ -323,13 +328,7 @@ async def test_a_key_past_its_time_stops_verifying_also_while_the_store_is_down(
     shared = tmp_path / "shared.db"
     shared.rename(tmp_path / "shared.gone")
     shared.mkdir()
-    sync = asyncio.create_task(a.runtime.sync.run())
-    try:
-        deadline = time.monotonic() + 3.0
-        while len((await jwks(a))["keys"]) == 2 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-    finally:
-        sync.cancel()
+    await sync_until_one_jwt_key(a)
     assert len((await jwks(a))["keys"]) == 1
     assert a.runtime.gate.signer.unsign(old_cookie) is None  # the hot path's signer
     assert a.runtime.signing.session.unsign(old_cookie) is None  # the portal's

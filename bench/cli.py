@@ -47,6 +47,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SCENARIO",
         help="after measuring SCENARIO (or server:SCENARIO), run it again under py-spy",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every scenario once for 1 s, no warm-up, at most 2 s of settling: "
+        "checks that the bench works (make test), measures nothing worth keeping",
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep servers' logs")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     return parser.parse_args(argv)
@@ -65,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     result = _head(dt.datetime.now(dt.UTC))
+    result["smoke"] = args.smoke
     started = time.monotonic()
     status = _guarded_run(args, result)
     _sum_up(result)
@@ -85,6 +92,7 @@ def _head(now: dt.datetime) -> dict[str, Any]:
         "stamp": now.strftime("%Y%m%dT%H%M%SZ"),
         "started_at": now.isoformat(timespec="seconds"),
         "machine": machine_info(),
+        "smoke": False,
         "authgate_settings": {"log_level": "warning", "workers": 1},
         "scenarios": [],
     }

@@ -42,7 +42,7 @@ def measure(ctx: Context, scenario: Scenario) -> dict[str, Any]:
     }
     log(f"{scenario.server:8} {scenario.name}")
     try:
-        report["settle_s"] = ctx.servers.settle()
+        report["settle_s"] = ctx.servers.settle(limit_s=ctx.load.settle_limit_s)
         report["check"] = check(scenario)
         if ctx.load.warmup_s > 0:
             run_wrk(ctx.load, scenario, ctx.load.warmup_s)

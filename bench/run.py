@@ -16,6 +16,7 @@ from typing import Any
 from tests.e2e.proxyconf import UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
 from tests.e2e.servers import Authgate, Echo, Nginx, Process, Traefik
 
+from bench.floor import FloorApp, floor_nginx_conf, floor_scenarios
 from bench.login import log_in_everywhere
 from bench.measure import Context, failed, measure
 from bench.progress import log
@@ -37,6 +38,8 @@ from bench.servers import Servers
 def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     """Echo and the proxies for the whole run; authgate once per ASGI server, same data."""
     load = Load(args.threads, args.connections, args.duration, args.warmup)
+    if args.smoke:
+        load = Load(args.threads, args.connections, 1, 0, settle_limit_s=2.0)
     result["load"] = asdict(load)
     only = re.compile(args.only) if args.only else None
     state = _Run(args, result, load, only)
@@ -51,6 +54,9 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
         log(f"servers' logs and data in {workdir}")
         echo = stack.enter_context(Echo(workdir / "echo"))
         state.servers.by_role["echo"] = echo
+        if state.floor_selected():
+            floor = stack.enter_context(FloorApp(workdir / "floor", state.ports.floor))
+            state.servers.by_role["floor"] = floor
         for server in args.servers:
             if state.selected(server):
                 _run_under(state, server, stack, workdir, echo.port)
@@ -75,8 +81,15 @@ class _Run:
         reports: list[dict[str, Any]] = self.result["scenarios"]
         return reports
 
+    def floor_selected(self) -> bool:
+        return "granian" in self.args.servers and any(
+            s.name.startswith("floor_") for s in self.selected("granian")
+        )
+
     def selected(self, server: str) -> list[Scenario]:
         chosen = scenarios(self.ports, self.cookies, server)
+        if server == "granian":
+            chosen += floor_scenarios(self.ports, server)
         return [s for s in chosen if self.only is None or self.only.search(f"{server}:{s.name}")]
 
 
@@ -151,7 +164,8 @@ def nginx_conf(ports: Ports, echo_port: int) -> str:
         }}
     }}
 """
-    return seed + plain
+    floor = floor_nginx_conf(ports.nginx, ports.second_nginx, ports.floor, echo_port)
+    return seed + plain + floor
 
 
 def authgate_env(server: str) -> dict[str, str]:

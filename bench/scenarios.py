@@ -23,6 +23,7 @@ class Load:
     duration_s: int = 10
     warmup_s: int = 2
     timeout_s: int = 5
+    settle_limit_s: float = 15.0  # the longest wait for idle servers before a scenario
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Ports:
     auth: int = field(default_factory=free_port)
     nginx: int = field(default_factory=free_port)
     traefik: int = field(default_factory=free_port)
+    floor: int = field(default_factory=free_port)  # bench.floor_app under granian
+    second_nginx: int = field(default_factory=free_port)  # (c)'s target listener
 
 
 VALID = Check(200, user=USER)

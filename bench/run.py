@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.proxyconf import UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
+from tests.e2e.proxyconf import AUTH_SERVICE, UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
 from tests.e2e.servers import Authgate, Echo, Nginx, Process, Traefik
 
 from bench.floor import FloorApp, floor_nginx_conf, floor_scenarios
@@ -23,6 +23,7 @@ from bench.progress import log
 from bench.scenarios import (
     GROUP,
     NGINX_APP,
+    NGINX_KEEPALIVE_APP,
     PASSWORD,
     PLAIN_HOST,
     TRAEFIK_APP,
@@ -164,8 +165,29 @@ def nginx_conf(ports: Ports, echo_port: int) -> str:
         }}
     }}
 """
+    keepalive = keepalive_app_server(ports, echo_port)
     floor = floor_nginx_conf(ports.nginx, ports.second_nginx, ports.floor, echo_port)
-    return seed + plain + floor
+    return seed + plain + keepalive + floor
+
+
+def keepalive_app_server(ports: Ports, echo_port: int) -> str:
+    """(d): the seed's server for ``NGINX_KEEPALIVE_APP`` with its auth subrequest sent over
+    an upstream that keeps connections to authgate alive."""
+    server = ingress_nginx_conf(ports.nginx, ports.auth, [(NGINX_KEEPALIVE_APP, echo_port)])
+    server = server[server.index(f"server_name {NGINX_KEEPALIVE_APP};") :]
+    server = f"    server {{\n        listen 127.0.0.1:{ports.nginx};\n        " + server
+    server = server.replace(f"http://{AUTH_SERVICE}", "http://bench_authgate_keepalive")
+    server = server.replace(
+        "proxy_http_version          1.1;",
+        'proxy_http_version          1.1;\n            proxy_set_header Connection "";',
+    )
+    return f"""
+    # bench (d): keepalive from nginx to authgate
+    upstream bench_authgate_keepalive {{
+        server 127.0.0.1:{ports.auth};
+        keepalive 64;
+    }}
+{server}"""
 
 
 def authgate_env(server: str) -> dict[str, str]:
@@ -178,6 +200,7 @@ def set_up_accounts(authgate: Authgate, ports: Ports) -> None:
     for slug, host, port in (
         ("nginxapp", NGINX_APP, ports.nginx),
         ("traefikapp", TRAEFIK_APP, ports.traefik),
+        ("nginxkaapp", NGINX_KEEPALIVE_APP, ports.nginx),
     ):
         authgate.cli("app", "add", slug, "--url", f"http://{host}:{port}", "--group", GROUP)
         authgate.wait_for_app(f"{host}:{port}")

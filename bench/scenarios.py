@@ -9,6 +9,7 @@ from tests.e2e.proxyconf import OUTPOST, PROBE_HOST
 from tests.e2e.servers import free_port
 
 NGINX_APP = "app-nginx.test"  # protected by nginx (ingress-nginx shape)
+NGINX_KEEPALIVE_APP = "app-nginx-ka.test"  # the same shape, keepalive to authgate: (d)
 TRAEFIK_APP = "app-traefik.test"  # protected by Traefik forwardAuth
 PLAIN_HOST = "plain.test"  # nginx -> echo, the protected location's shape without auth
 USER, PASSWORD, GROUP = "bench", "bench password that is long enough", "staff"
@@ -72,6 +73,7 @@ def scenarios(ports: Ports, cookies: dict[str, str], server: str) -> list[Scenar
     return [
         _nginx_baseline(ports, server),
         nginx_valid,
+        _nginx_valid_cookie_keepalive(ports, cookies, server),
         _nginx_anonymous(ports, server),
         _traefik_baseline(ports, server),
         _traefik_valid_cookie(ports, cookies, server),
@@ -132,6 +134,24 @@ def _nginx_valid_cookie(ports: Ports, cookies: dict[str, str], server: str) -> S
         {"Host": f"{NGINX_APP}:{ports.nginx}", "Cookie": cookies.get(NGINX_APP, ""), **BROWSER},
         VALID,
         NGINX_APP,
+    )
+
+
+def _nginx_valid_cookie_keepalive(ports: Ports, cookies: dict[str, str], server: str) -> Scenario:
+    return Scenario(
+        "nginx_valid_cookie_keepalive",
+        server,
+        "nginx",
+        "(d) as nginx_valid_cookie (d'), but nginx keeps its connections to authgate alive "
+        '(an upstream with keepalive, Connection "" on the auth subrequest)',
+        _nginx_url(ports),
+        {
+            "Host": f"{NGINX_KEEPALIVE_APP}:{ports.nginx}",
+            "Cookie": cookies.get(NGINX_KEEPALIVE_APP, ""),
+            **BROWSER,
+        },
+        VALID,
+        NGINX_KEEPALIVE_APP,
     )
 
 

@@ -22,6 +22,7 @@ EXPECTED = {
             "traefik_valid_cookie",
             "direct_keepalive",
             "direct_new_connection",
+            "nginx_valid_cookie_keepalive",
             "floor_h_keepalive",
             "floor_h_new_connection",
             "floor_c_second_nginx",

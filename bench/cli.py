@@ -18,7 +18,7 @@ from typing import Any
 from bench import REPO, RESULTS
 from bench.machine import machine_info
 from bench.progress import log
-from bench.report import derived, noise, summary, summary_table
+from bench.report import derived, noise, ratios, summary, summary_table
 from bench.run import run
 from bench.scenarios import Load
 from bench.wrk import WRK
@@ -46,6 +46,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=[],
         metavar="SCENARIO",
         help="after measuring SCENARIO (or server:SCENARIO), run it again under py-spy",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="repetitions, round-robin over the scenarios; medians and spread (smoke: 1)",
     )
     parser.add_argument(
         "--smoke",
@@ -124,6 +130,11 @@ def _sum_up(result: dict[str, Any]) -> None:
     result["summary"] = summary(result["scenarios"])
     result["noise"] = noise(result["scenarios"], result["machine"].get("cores") or 1)
     result["derived"] = derived(result["scenarios"])
+    result["ratios"] = ratios(result["scenarios"])
+    for name, r in result["ratios"].items():
+        if name != "p99_ms":
+            verdict = "met" if r["met"] else "NOT met"
+            log(f"{name:10} {r['value']:6.3f}  target {r['target']}: {verdict}")
     for line in summary_table(result["summary"]):
         log(line)
 

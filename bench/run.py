@@ -20,6 +20,7 @@ from bench.floor import FloorApp, floor_nginx_conf, floor_scenarios
 from bench.login import log_in_everywhere
 from bench.measure import Context, failed, measure
 from bench.progress import log
+from bench.report import combine
 from bench.scenarios import (
     GROUP,
     NGINX_APP,
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     load = Load(args.threads, args.connections, args.duration, args.warmup)
     if args.smoke:
         load = Load(args.threads, args.connections, 1, 0, settle_limit_s=2.0)
-    result["load"] = asdict(load)
+    result["load"] = {**asdict(load), "rounds": 1 if args.smoke else args.rounds}
     only = re.compile(args.only) if args.only else None
     state = _Run(args, result, load, only)
     with contextlib.ExitStack() as stack:
@@ -78,6 +79,10 @@ class _Run:
     prepared: bool = False
 
     @property
+    def rounds(self) -> int:
+        return 1 if self.args.smoke else max(int(self.args.rounds), 1)
+
+    @property
     def reports(self) -> list[dict[str, Any]]:
         reports: list[dict[str, Any]] = self.result["scenarios"]
         return reports
@@ -112,8 +117,14 @@ def _run_under(
             return
         profile = set(state.args.profile)
         ctx = Context(state.load, state.servers, authgate, profile, state.result["stamp"])
-        for scenario in state.selected(server):
-            state.reports.append(_measure_or_skip(state, ctx, scenario))
+        chosen = state.selected(server)
+        rounds: dict[str, list[dict[str, Any]]] = {s.name: [] for s in chosen}
+        for number in range(state.rounds):
+            if state.rounds > 1:
+                log(f"round {number + 1} of {state.rounds} under {server}")
+            for scenario in chosen:
+                rounds[scenario.name].append(_measure_or_skip(state, ctx, scenario))
+        state.reports.extend(combine(rounds[s.name]) for s in chosen)
 
 
 def _start_authgate(

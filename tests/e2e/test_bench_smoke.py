@@ -56,3 +56,7 @@ def test_bench_smoke_gives_every_scenario_measured() -> None:
         assert scenario["requests_per_s"] > 0, name
         assert scenario["errors_total"] == 0, (name, scenario["errors_total"])
         assert scenario["latency_ms"]["p99"] > 0, name
+    ratios = result["ratios"]
+    for name in ("d/h", "d'/h'", "d/c", "p99 d/h"):
+        assert isinstance(ratios[name]["value"], float), name
+        assert isinstance(ratios[name]["met"], bool), name

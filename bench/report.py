@@ -151,6 +151,14 @@ _TARGETS = (
     ("d'/h'", "nginx_valid_cookie", "floor_h_new_connection", "rate", 0.85, True),
     ("d/c", "nginx_valid_cookie_keepalive", "floor_c_second_nginx", "rate", 0.45, True),
     ("p99 d/h", "nginx_valid_cookie_keepalive", "floor_h_keepalive", "p99", 1.25, False),
+    (
+        "p99 f/d",
+        "nginx_valid_cookie_keepalive_logins",
+        "nginx_valid_cookie_keepalive",
+        "p99",
+        2.0,
+        False,
+    ),
     ("d_cache/b", "nginx_auth_cache", "floor_b_internal", "rate", 0.8, True),
 )
 

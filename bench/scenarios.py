@@ -3,7 +3,7 @@ scenario (a URL, its headers, and what the one request sent before measuring mus
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tests.e2e.proxyconf import OUTPOST, PROBE_HOST
 from tests.e2e.servers import free_port
@@ -46,6 +46,8 @@ class Scenario:
     headers: dict[str, str]
     check: Check
     cookie_of: str | None = None  # the app host whose session cookie the requests carry
+    login_clients: int = 0  # (f): clients logging in continuously while it is measured
+    login_url: str | None = None  # where they log in
 
 
 @dataclass
@@ -74,6 +76,7 @@ def scenarios(ports: Ports, cookies: dict[str, str], server: str) -> list[Scenar
         _nginx_baseline(ports, server),
         nginx_valid,
         _nginx_valid_cookie_keepalive(ports, cookies, server),
+        _nginx_valid_cookie_keepalive_logins(ports, cookies, server),
         _nginx_anonymous(ports, server),
         _traefik_baseline(ports, server),
         _traefik_valid_cookie(ports, cookies, server),
@@ -152,6 +155,24 @@ def _nginx_valid_cookie_keepalive(ports: Ports, cookies: dict[str, str], server:
         },
         VALID,
         NGINX_KEEPALIVE_APP,
+    )
+
+
+LOGIN_CLIENTS = 20
+
+
+def _nginx_valid_cookie_keepalive_logins(
+    ports: Ports, cookies: dict[str, str], server: str
+) -> Scenario:
+    """(f): (d) while clients log in through the portal continuously (argon2id each)."""
+    d = _nginx_valid_cookie_keepalive(ports, cookies, server)
+    return replace(
+        d,
+        name="nginx_valid_cookie_keepalive_logins",
+        description=f"(f) {d.description}; meanwhile {LOGIN_CLIENTS} clients log in through "
+        "the portal continuously (a password check with argon2id each)",
+        login_clients=LOGIN_CLIENTS,
+        login_url=f"http://{NGINX_APP}:{ports.nginx}/",
     )
 
 

@@ -23,6 +23,7 @@ EXPECTED = {
             "direct_keepalive",
             "direct_new_connection",
             "nginx_valid_cookie_keepalive",
+            "nginx_valid_cookie_keepalive_logins",
             "floor_h_keepalive",
             "floor_h_new_connection",
             "floor_c_second_nginx",
@@ -57,6 +58,8 @@ def test_bench_smoke_gives_every_scenario_measured() -> None:
         assert scenario["errors_total"] == 0, (name, scenario["errors_total"])
         assert scenario["latency_ms"]["p99"] > 0, name
     ratios = result["ratios"]
-    for name in ("d/h", "d'/h'", "d/c", "p99 d/h"):
+    for name in ("d/h", "d'/h'", "d/c", "p99 d/h", "p99 f/d"):
         assert isinstance(ratios[name]["value"], float), name
         assert isinstance(ratios[name]["met"], bool), name
+    logins = by_name["granian:nginx_valid_cookie_keepalive_logins"]["logins"]
+    assert logins["logins"] > 0 and logins["failed"] == 0, logins

@@ -5,7 +5,9 @@ One module per part of a run: ``scenarios`` (what is measured and under which lo
 ``login`` (a session per app through the real flow), ``probe`` (the one request checked before
 measuring), ``profiling`` (py-spy), ``measure`` (one scenario), ``run`` (set-up and the whole
 run), ``report`` (summary, ratios, noise), ``machine`` (hardware and versions), ``cli``
-(options, the JSON on stdout and in ``bench/results/``), ``progress`` (lines on stderr).
+(options, the JSON on stdout and in ``bench/results/``), ``progress`` (lines on stderr),
+``floor`` and ``floor_app`` (what authgate is compared against), ``login_loop`` ((f)'s
+background logins).
 """
 
 from pathlib import Path

@@ -18,7 +18,7 @@ from typing import Any
 from bench import REPO, RESULTS
 from bench.machine import machine_info
 from bench.progress import log
-from bench.report import derived, noise, summary, summary_table
+from bench.report import derived, noise, ratios, summary, summary_table
 from bench.run import run
 from bench.scenarios import Load
 from bench.wrk import WRK
@@ -47,6 +47,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="SCENARIO",
         help="after measuring SCENARIO (or server:SCENARIO), run it again under py-spy",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="repetitions, round-robin over the scenarios; medians and spread (smoke: 1)",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every scenario once for 1 s, no warm-up, at most 2 s of settling: "
+        "checks that the bench works (make test), measures nothing worth keeping",
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep servers' logs")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
     return parser.parse_args(argv)
@@ -65,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     result = _head(dt.datetime.now(dt.UTC))
+    result["smoke"] = args.smoke
     started = time.monotonic()
     status = _guarded_run(args, result)
     _sum_up(result)
@@ -85,6 +98,7 @@ def _head(now: dt.datetime) -> dict[str, Any]:
         "stamp": now.strftime("%Y%m%dT%H%M%SZ"),
         "started_at": now.isoformat(timespec="seconds"),
         "machine": machine_info(),
+        "smoke": False,
         "authgate_settings": {"log_level": "warning", "workers": 1},
         "scenarios": [],
     }
@@ -116,6 +130,11 @@ def _sum_up(result: dict[str, Any]) -> None:
     result["summary"] = summary(result["scenarios"])
     result["noise"] = noise(result["scenarios"], result["machine"].get("cores") or 1)
     result["derived"] = derived(result["scenarios"])
+    result["ratios"] = ratios(result["scenarios"])
+    for name, r in result["ratios"].items():
+        if name != "p99_ms":
+            verdict = "met" if r["met"] else "NOT met"
+            log(f"{name:10} {r['value']:6.3f}  target {r['target']}: {verdict}")
     for line in summary_table(result["summary"]):
         log(line)
 

@@ -3,6 +3,7 @@ Every failure ends up in the report's ``error``; the run goes on."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import traceback
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 from tests.e2e.servers import Authgate
 
 from bench import RESULTS
+from bench.login_loop import logging_in
 from bench.probe import check
 from bench.profiling import profile_run
 from bench.progress import log
@@ -42,11 +44,18 @@ def measure(ctx: Context, scenario: Scenario) -> dict[str, Any]:
     }
     log(f"{scenario.server:8} {scenario.name}")
     try:
-        report["settle_s"] = ctx.servers.settle()
+        report["settle_s"] = ctx.servers.settle(limit_s=ctx.load.settle_limit_s)
         report["check"] = check(scenario)
-        if ctx.load.warmup_s > 0:
-            run_wrk(ctx.load, scenario, ctx.load.warmup_s)
-        _measured_run(ctx, scenario, report)
+        with contextlib.ExitStack() as background:
+            if scenario.login_clients and scenario.login_url:
+                logins = background.enter_context(
+                    logging_in(scenario.login_url, scenario.login_clients)
+                )
+            if ctx.load.warmup_s > 0:
+                run_wrk(ctx.load, scenario, ctx.load.warmup_s)
+            _measured_run(ctx, scenario, report)
+        if scenario.login_clients:
+            report["logins"] = logins.as_report(scenario.login_clients)
         if scenario.name in ctx.profile or f"{scenario.server}:{scenario.name}" in ctx.profile:
             report["profile"] = _profile(ctx, scenario)
     except Exception as exc:

@@ -3,6 +3,7 @@ ratios between scenarios, and how much other work shared the machine meanwhile."
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from typing import Any
 
@@ -103,4 +104,87 @@ def derived(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
         if not r.get("error") and "authgate" in r.get("cpu_us_per_request", {})
     }
     out["authgate_cpu_us_per_request"] = per_request
+    return out
+
+
+def combine(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One scenario's report from its rounds: the round with the median rate, with the median
+    rate and p99 over all rounds, their spread, and each round's numbers. An error in any
+    round is the scenario's error."""
+    if len(rounds) == 1:
+        return rounds[0]
+    errors = [r["error"] for r in rounds if r.get("error")]
+    measured = sorted(
+        (r for r in rounds if not r.get("error")), key=lambda r: float(r["requests_per_s"])
+    )
+    if not measured:
+        return {**rounds[0], "rounds": [{"error": e} for e in errors]}
+    out = dict(measured[len(measured) // 2])
+    rates = [float(r["requests_per_s"]) for r in measured]
+    p99s = [float(r["latency_ms"]["p99"]) for r in measured]
+    out["requests_per_s"] = round(statistics.median(rates), 1)
+    out["p99_ms_median"] = round(statistics.median(p99s), 2)
+    out["spread"] = {
+        "requests_per_s_min": min(rates),
+        "requests_per_s_max": max(rates),
+        "requests_per_s_relative": round(
+            (max(rates) - min(rates)) / max(out["requests_per_s"], 1), 3
+        ),
+        "p99_ms_min": min(p99s),
+        "p99_ms_max": max(p99s),
+    }
+    out["rounds"] = [
+        {
+            "requests_per_s": r.get("requests_per_s"),
+            "p99_ms": (r.get("latency_ms") or {}).get("p99"),
+            "error": r.get("error"),
+        }
+        for r in rounds
+    ]
+    out["error"] = errors[0] if errors else None
+    return out
+
+
+# The issue's targets: (name, numerator, denominator, what is compared, target, at least?)
+_TARGETS = (
+    ("d/h", "nginx_valid_cookie_keepalive", "floor_h_keepalive", "rate", 0.85, True),
+    ("d'/h'", "nginx_valid_cookie", "floor_h_new_connection", "rate", 0.85, True),
+    ("d/c", "nginx_valid_cookie_keepalive", "floor_c_second_nginx", "rate", 0.45, True),
+    ("p99 d/h", "nginx_valid_cookie_keepalive", "floor_h_keepalive", "p99", 1.25, False),
+    (
+        "p99 f/d",
+        "nginx_valid_cookie_keepalive_logins",
+        "nginx_valid_cookie_keepalive",
+        "p99",
+        2.0,
+        False,
+    ),
+    ("d_cache/b", "nginx_auth_cache", "floor_b_internal", "rate", 0.8, True),
+)
+
+
+def ratios(reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The issue's ratios (granian, the same run) with their targets: met or not. A ratio
+    whose scenarios did not both run is left out."""
+    rate: dict[str, float] = {}
+    p99: dict[str, float] = {}
+    for r in reports:
+        if r.get("server") != "granian" or r.get("error") or not r.get("requests_per_s"):
+            continue
+        rate[r["name"]] = float(r["requests_per_s"])
+        p99[r["name"]] = float(r.get("p99_ms_median") or r["latency_ms"]["p99"])
+    out: dict[str, Any] = {}
+    for name, top, bottom, what, target, at_least in _TARGETS:
+        values = rate if what == "rate" else p99
+        if top not in values or bottom not in values or not values[bottom]:
+            continue
+        value = round(values[top] / values[bottom], 3)
+        out[name] = {
+            "value": value,
+            "target": f"{'>=' if at_least else '<='} {target}",
+            "met": value >= target if at_least else value <= target,
+            "of": f"{what} {top} / {what} {bottom}",
+        }
+    p99_of = {n: p99.get(n) for n in sorted(p99)}
+    out["p99_ms"] = p99_of
     return out

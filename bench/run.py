@@ -13,15 +13,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.proxyconf import UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
+from tests.e2e.proxyconf import AUTH_SERVICE, UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
 from tests.e2e.servers import Authgate, Echo, Nginx, Process, Traefik
 
+from bench.floor import FloorApp, floor_nginx_conf, floor_scenarios
 from bench.login import log_in_everywhere
 from bench.measure import Context, failed, measure
 from bench.progress import log
+from bench.report import combine
 from bench.scenarios import (
     GROUP,
     NGINX_APP,
+    NGINX_KEEPALIVE_APP,
     PASSWORD,
     PLAIN_HOST,
     TRAEFIK_APP,
@@ -37,7 +40,9 @@ from bench.servers import Servers
 def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
     """Echo and the proxies for the whole run; authgate once per ASGI server, same data."""
     load = Load(args.threads, args.connections, args.duration, args.warmup)
-    result["load"] = asdict(load)
+    if args.smoke:
+        load = Load(args.threads, args.connections, 1, 0, settle_limit_s=2.0)
+    result["load"] = {**asdict(load), "rounds": 1 if args.smoke else args.rounds}
     only = re.compile(args.only) if args.only else None
     state = _Run(args, result, load, only)
     with contextlib.ExitStack() as stack:
@@ -51,6 +56,9 @@ def run(args: argparse.Namespace, result: dict[str, Any]) -> None:
         log(f"servers' logs and data in {workdir}")
         echo = stack.enter_context(Echo(workdir / "echo"))
         state.servers.by_role["echo"] = echo
+        if state.floor_selected():
+            floor = stack.enter_context(FloorApp(workdir / "floor", state.ports.floor))
+            state.servers.by_role["floor"] = floor
         for server in args.servers:
             if state.selected(server):
                 _run_under(state, server, stack, workdir, echo.port)
@@ -71,12 +79,23 @@ class _Run:
     prepared: bool = False
 
     @property
+    def rounds(self) -> int:
+        return 1 if self.args.smoke else max(int(self.args.rounds), 1)
+
+    @property
     def reports(self) -> list[dict[str, Any]]:
         reports: list[dict[str, Any]] = self.result["scenarios"]
         return reports
 
+    def floor_selected(self) -> bool:
+        return "granian" in self.args.servers and any(
+            s.name.startswith("floor_") for s in self.selected("granian")
+        )
+
     def selected(self, server: str) -> list[Scenario]:
         chosen = scenarios(self.ports, self.cookies, server)
+        if server == "granian":
+            chosen += floor_scenarios(self.ports, server)
         return [s for s in chosen if self.only is None or self.only.search(f"{server}:{s.name}")]
 
 
@@ -98,8 +117,14 @@ def _run_under(
             return
         profile = set(state.args.profile)
         ctx = Context(state.load, state.servers, authgate, profile, state.result["stamp"])
-        for scenario in state.selected(server):
-            state.reports.append(_measure_or_skip(state, ctx, scenario))
+        chosen = state.selected(server)
+        rounds: dict[str, list[dict[str, Any]]] = {s.name: [] for s in chosen}
+        for number in range(state.rounds):
+            if state.rounds > 1:
+                log(f"round {number + 1} of {state.rounds} under {server}")
+            for scenario in chosen:
+                rounds[scenario.name].append(_measure_or_skip(state, ctx, scenario))
+        state.reports.extend(combine(rounds[s.name]) for s in chosen)
 
 
 def _start_authgate(
@@ -151,7 +176,29 @@ def nginx_conf(ports: Ports, echo_port: int) -> str:
         }}
     }}
 """
-    return seed + plain
+    keepalive = keepalive_app_server(ports, echo_port)
+    floor = floor_nginx_conf(ports.nginx, ports.second_nginx, ports.floor, echo_port)
+    return seed + plain + keepalive + floor
+
+
+def keepalive_app_server(ports: Ports, echo_port: int) -> str:
+    """(d): the seed's server for ``NGINX_KEEPALIVE_APP`` with its auth subrequest sent over
+    an upstream that keeps connections to authgate alive."""
+    server = ingress_nginx_conf(ports.nginx, ports.auth, [(NGINX_KEEPALIVE_APP, echo_port)])
+    server = server[server.index(f"server_name {NGINX_KEEPALIVE_APP};") :]
+    server = f"    server {{\n        listen 127.0.0.1:{ports.nginx};\n        " + server
+    server = server.replace(f"http://{AUTH_SERVICE}", "http://bench_authgate_keepalive")
+    server = server.replace(
+        "proxy_http_version          1.1;",
+        'proxy_http_version          1.1;\n            proxy_set_header Connection "";',
+    )
+    return f"""
+    # bench (d): keepalive from nginx to authgate
+    upstream bench_authgate_keepalive {{
+        server 127.0.0.1:{ports.auth};
+        keepalive 64;
+    }}
+{server}"""
 
 
 def authgate_env(server: str) -> dict[str, str]:
@@ -164,6 +211,7 @@ def set_up_accounts(authgate: Authgate, ports: Ports) -> None:
     for slug, host, port in (
         ("nginxapp", NGINX_APP, ports.nginx),
         ("traefikapp", TRAEFIK_APP, ports.traefik),
+        ("nginxkaapp", NGINX_KEEPALIVE_APP, ports.nginx),
     ):
         authgate.cli("app", "add", slug, "--url", f"http://{host}:{port}", "--group", GROUP)
         authgate.wait_for_app(f"{host}:{port}")

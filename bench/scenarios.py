@@ -3,12 +3,13 @@ scenario (a URL, its headers, and what the one request sent before measuring mus
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tests.e2e.proxyconf import OUTPOST, PROBE_HOST
 from tests.e2e.servers import free_port
 
 NGINX_APP = "app-nginx.test"  # protected by nginx (ingress-nginx shape)
+NGINX_KEEPALIVE_APP = "app-nginx-ka.test"  # the same shape, keepalive to authgate: (d)
 TRAEFIK_APP = "app-traefik.test"  # protected by Traefik forwardAuth
 PLAIN_HOST = "plain.test"  # nginx -> echo, the protected location's shape without auth
 USER, PASSWORD, GROUP = "bench", "bench password that is long enough", "staff"
@@ -23,6 +24,7 @@ class Load:
     duration_s: int = 10
     warmup_s: int = 2
     timeout_s: int = 5
+    settle_limit_s: float = 15.0  # the longest wait for idle servers before a scenario
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class Scenario:
     headers: dict[str, str]
     check: Check
     cookie_of: str | None = None  # the app host whose session cookie the requests carry
+    login_clients: int = 0  # (f): clients logging in continuously while it is measured
+    login_url: str | None = None  # where they log in
 
 
 @dataclass
@@ -51,6 +55,8 @@ class Ports:
     auth: int = field(default_factory=free_port)
     nginx: int = field(default_factory=free_port)
     traefik: int = field(default_factory=free_port)
+    floor: int = field(default_factory=free_port)  # bench.floor_app under granian
+    second_nginx: int = field(default_factory=free_port)  # (c)'s target listener
 
 
 VALID = Check(200, user=USER)
@@ -69,6 +75,8 @@ def scenarios(ports: Ports, cookies: dict[str, str], server: str) -> list[Scenar
     return [
         _nginx_baseline(ports, server),
         nginx_valid,
+        _nginx_valid_cookie_keepalive(ports, cookies, server),
+        _nginx_valid_cookie_keepalive_logins(ports, cookies, server),
         _nginx_anonymous(ports, server),
         _traefik_baseline(ports, server),
         _traefik_valid_cookie(ports, cookies, server),
@@ -129,6 +137,42 @@ def _nginx_valid_cookie(ports: Ports, cookies: dict[str, str], server: str) -> S
         {"Host": f"{NGINX_APP}:{ports.nginx}", "Cookie": cookies.get(NGINX_APP, ""), **BROWSER},
         VALID,
         NGINX_APP,
+    )
+
+
+def _nginx_valid_cookie_keepalive(ports: Ports, cookies: dict[str, str], server: str) -> Scenario:
+    return Scenario(
+        "nginx_valid_cookie_keepalive",
+        server,
+        "nginx",
+        "(d) as nginx_valid_cookie (d'), but nginx keeps its connections to authgate alive "
+        '(an upstream with keepalive, Connection "" on the auth subrequest)',
+        _nginx_url(ports),
+        {
+            "Host": f"{NGINX_KEEPALIVE_APP}:{ports.nginx}",
+            "Cookie": cookies.get(NGINX_KEEPALIVE_APP, ""),
+            **BROWSER,
+        },
+        VALID,
+        NGINX_KEEPALIVE_APP,
+    )
+
+
+LOGIN_CLIENTS = 20
+
+
+def _nginx_valid_cookie_keepalive_logins(
+    ports: Ports, cookies: dict[str, str], server: str
+) -> Scenario:
+    """(f): (d) while clients log in through the portal continuously (argon2id each)."""
+    d = _nginx_valid_cookie_keepalive(ports, cookies, server)
+    return replace(
+        d,
+        name="nginx_valid_cookie_keepalive_logins",
+        description=f"(f) {d.description}; meanwhile {LOGIN_CLIENTS} clients log in through "
+        "the portal continuously (a password check with argon2id each)",
+        login_clients=LOGIN_CLIENTS,
+        login_url=f"http://{NGINX_APP}:{ports.nginx}/",
     )
 
 

@@ -1,0 +1,65 @@
+"""``make bench`` keeps working: ``bench/forward_auth.py --smoke`` runs every scenario once
+for a second and its JSON names each of them, measured and without an error."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+# server:scenario for every scenario a full run measures
+EXPECTED = {
+    *(
+        f"granian:{name}"
+        for name in (
+            "nginx_baseline_no_auth",
+            "nginx_valid_cookie",
+            "nginx_anonymous",
+            "traefik_baseline_no_auth",
+            "traefik_valid_cookie",
+            "direct_keepalive",
+            "direct_new_connection",
+            "nginx_valid_cookie_keepalive",
+            "nginx_valid_cookie_keepalive_logins",
+            "floor_h_keepalive",
+            "floor_h_new_connection",
+            "floor_c_second_nginx",
+            "floor_b_internal",
+        )
+    ),
+    *(
+        f"uvicorn:{name}"
+        for name in ("direct_keepalive", "direct_new_connection", "nginx_valid_cookie")
+    ),
+}
+
+
+def test_bench_smoke_gives_every_scenario_measured() -> None:
+    done = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "forward_auth.py"), "--smoke", "--no-save"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["smoke"] is True
+    assert "error" not in result and "interrupted" not in result
+    by_name = {f"{s['server']}:{s['name']}": s for s in result["scenarios"]}
+    assert set(by_name) == EXPECTED
+    for name, scenario in by_name.items():
+        assert scenario["error"] is None, (name, scenario["error"])
+        assert scenario["requests"] > 0, name
+        assert scenario["requests_per_s"] > 0, name
+        assert scenario["errors_total"] == 0, (name, scenario["errors_total"])
+        assert scenario["latency_ms"]["p99"] > 0, name
+    ratios = result["ratios"]
+    for name in ("d/h", "d'/h'", "d/c", "p99 d/h", "p99 f/d"):
+        assert isinstance(ratios[name]["value"], float), name
+        assert isinstance(ratios[name]["met"], bool), name
+    logins = by_name["granian:nginx_valid_cookie_keepalive_logins"]["logins"]
+    assert logins["logins"] > 0 and logins["failed"] == 0, logins

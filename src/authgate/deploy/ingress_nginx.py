@@ -38,7 +38,8 @@ KEEPALIVE = {
 #: --auth-cache's key: everything the decision depends on. Annotation values take no
 #: separators, so the order parts them: the method (upper case), scheme (lower case), the
 #: client's address (no letters beyond hex), then the whole Cookie header, the Host (no
-#: '/') and the path and query (from the first '/').
+#: '/') and the path and query (from the first '/'). Only the Cookie/Host boundary can move,
+#: and only into another Host authgate answers as this app.
 CACHE_KEY = "$request_method$scheme$remote_addr$http_cookie$http_host$request_uri"
 
 

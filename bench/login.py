@@ -14,7 +14,15 @@ from tests.forms import find_login_form
 
 from bench.probe import echo_user
 from bench.progress import log
-from bench.scenarios import BROWSER_ACCEPT, NGINX_APP, PASSWORD, TRAEFIK_APP, USER, Ports
+from bench.scenarios import (
+    BROWSER_ACCEPT,
+    CACHE_APP,
+    NGINX_APP,
+    PASSWORD,
+    TRAEFIK_APP,
+    USER,
+    Ports,
+)
 
 
 @contextlib.contextmanager
@@ -39,7 +47,7 @@ def log_in_everywhere(ports: Ports) -> tuple[dict[str, str], dict[str, str]]:
     host, and the error for each app whose login failed (its scenarios report it)."""
     cookies: dict[str, str] = {}
     errors: dict[str, str] = {}
-    apps = ((NGINX_APP, ports.nginx), (TRAEFIK_APP, ports.traefik))
+    apps = ((NGINX_APP, ports.nginx), (TRAEFIK_APP, ports.traefik), (CACHE_APP, ports.nginx))
     with (
         test_names_on_loopback(),
         httpx.Client(trust_env=False, timeout=15.0, headers={"Accept": BROWSER_ACCEPT}) as c,

@@ -16,6 +16,7 @@ from bench.probe import echo_user
 from bench.progress import log
 from bench.scenarios import (
     BROWSER_ACCEPT,
+    CACHE_APP,
     NGINX_APP,
     NGINX_KEEPALIVE_APP,
     PASSWORD,
@@ -51,6 +52,7 @@ def log_in_everywhere(ports: Ports) -> tuple[dict[str, str], dict[str, str]]:
         (NGINX_APP, ports.nginx),
         (TRAEFIK_APP, ports.traefik),
         (NGINX_KEEPALIVE_APP, ports.nginx),
+        (CACHE_APP, ports.nginx),
     )
     with (
         test_names_on_loopback(),

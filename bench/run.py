@@ -22,6 +22,7 @@ from bench.measure import Context, failed, measure
 from bench.progress import log
 from bench.report import combine
 from bench.scenarios import (
+    CACHE_APP,
     GROUP,
     NGINX_APP,
     NGINX_KEEPALIVE_APP,
@@ -144,7 +145,8 @@ def _prepare(
 ) -> None:
     """Once, under the first server: the accounts, the proxies, a session per app."""
     set_up_accounts(authgate, state.ports)
-    start_proxies(stack, state.servers, workdir, state.ports, echo_port)
+    cached = cached_nginx_conf(authgate, state.ports, echo_port)
+    start_proxies(stack, state.servers, workdir, state.ports, echo_port, cached)
     found, problems = log_in_everywhere(state.ports)
     state.cookies.update(found)
     state.login_errors.update(problems)
@@ -161,8 +163,9 @@ def _measure_or_skip(state: _Run, ctx: Context, scenario: Scenario) -> dict[str,
     return measure(ctx, scenario)
 
 
-def nginx_conf(ports: Ports, echo_port: int) -> str:
-    """Seed 000 in the ingress-nginx shape, plus ``plain.test``: the same location, no auth."""
+def nginx_conf(ports: Ports, echo_port: int, cached: str = "") -> str:
+    """Seed 000 in the ingress-nginx shape, plus ``plain.test``: the same location, no auth;
+    plus ``cached``, the generated config with ``--auth-cache`` for ``app-cache.test``."""
     seed = ingress_nginx_conf(ports.nginx, ports.auth, [(NGINX_APP, echo_port)])
     plain = f"""
     # bench baseline: the protected location's proxy settings without auth_request
@@ -178,7 +181,7 @@ def nginx_conf(ports: Ports, echo_port: int) -> str:
 """
     keepalive = keepalive_app_server(ports, echo_port)
     floor = floor_nginx_conf(ports.nginx, ports.second_nginx, ports.floor, echo_port)
-    return seed + plain + keepalive + floor
+    return seed + plain + keepalive + floor + cached
 
 
 def keepalive_app_server(ports: Ports, echo_port: int) -> str:
@@ -201,6 +204,26 @@ def keepalive_app_server(ports: Ports, echo_port: int) -> str:
 {server}"""
 
 
+def cached_nginx_conf(authgate: Authgate, ports: Ports, echo_port: int) -> str:
+    """``authgate manifests --target nginx --auth-cache 1s`` for app ``cacheapp``, its cache
+    directory inside nginx's prefix."""
+    text = authgate.cli(
+        "manifests",
+        "cacheapp",
+        "--target",
+        "nginx",
+        "--backend",
+        f"127.0.0.1:{echo_port}",
+        "--auth-service",
+        authgate.url,
+        "--listen",
+        f"127.0.0.1:{ports.nginx}",
+        "--auth-cache",
+        "1s",
+    ).stdout
+    return text.replace("proxy_cache_path /var/cache/nginx/", "proxy_cache_path ")
+
+
 def authgate_env(server: str) -> dict[str, str]:
     return {"AUTHGATE_LOG_LEVEL": "warning", "AUTHGATE_SERVER": server, "AUTHGATE_WORKERS": "1"}
 
@@ -212,17 +235,25 @@ def set_up_accounts(authgate: Authgate, ports: Ports) -> None:
         ("nginxapp", NGINX_APP, ports.nginx),
         ("traefikapp", TRAEFIK_APP, ports.traefik),
         ("nginxkaapp", NGINX_KEEPALIVE_APP, ports.nginx),
+        ("cacheapp", CACHE_APP, ports.nginx),
     ):
         authgate.cli("app", "add", slug, "--url", f"http://{host}:{port}", "--group", GROUP)
         authgate.wait_for_app(f"{host}:{port}")
 
 
 def start_proxies(
-    stack: contextlib.ExitStack, servers: Servers, workdir: Path, ports: Ports, echo_port: int
+    stack: contextlib.ExitStack,
+    servers: Servers,
+    workdir: Path,
+    ports: Ports,
+    echo_port: int,
+    cached: str = "",
 ) -> None:
     """nginx and Traefik for the whole run; one that fails is left out, not fatal."""
     builders: dict[str, Callable[[], Process]] = {
-        "nginx": lambda: Nginx(nginx_conf(ports, echo_port), workdir / "nginx", ports.nginx),
+        "nginx": lambda: Nginx(
+            nginx_conf(ports, echo_port, cached), workdir / "nginx", ports.nginx
+        ),
         "traefik": lambda: Traefik(
             traefik_dynamic(ports.auth, [(TRAEFIK_APP, echo_port)]),
             workdir / "traefik",

@@ -12,6 +12,7 @@ NGINX_APP = "app-nginx.test"  # protected by nginx (ingress-nginx shape)
 NGINX_KEEPALIVE_APP = "app-nginx-ka.test"  # the same shape, keepalive to authgate: (d)
 TRAEFIK_APP = "app-traefik.test"  # protected by Traefik forwardAuth
 PLAIN_HOST = "plain.test"  # nginx -> echo, the protected location's shape without auth
+CACHE_APP = "app-cache.test"  # protected by the generated nginx config with --auth-cache 1s
 USER, PASSWORD, GROUP = "bench", "bench password that is long enough", "staff"
 PATH = "/bench/page?q=1"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -78,6 +79,7 @@ def scenarios(ports: Ports, cookies: dict[str, str], server: str) -> list[Scenar
         _nginx_valid_cookie_keepalive(ports, cookies, server),
         _nginx_valid_cookie_keepalive_logins(ports, cookies, server),
         _nginx_anonymous(ports, server),
+        _nginx_auth_cache(ports, cookies, server),
         _traefik_baseline(ports, server),
         _traefik_valid_cookie(ports, cookies, server),
         keepalive,
@@ -199,6 +201,22 @@ def _nginx_anonymous(ports: Ports, server: str) -> Scenario:
         _nginx_url(ports),
         {"Host": f"{NGINX_APP}:{ports.nginx}", **BROWSER},
         Check(302, location_has=f"{OUTPOST}/start?rd="),
+    )
+
+
+def _nginx_auth_cache(ports: Ports, cookies: dict[str, str], server: str) -> Scenario:
+    """(d_cache): one cookie and one URL, so after the first check nearly every request is
+    answered from nginx's cache (one check per second reaches authgate)."""
+    return Scenario(
+        "nginx_auth_cache",
+        server,
+        "nginx",
+        "wrk -> nginx (authgate manifests --target nginx --auth-cache 1s) -auth_request-> "
+        "nginx's cache (authgate once a second) -> 200; nginx -> echo",
+        _nginx_url(ports),
+        {"Host": f"{CACHE_APP}:{ports.nginx}", "Cookie": cookies.get(CACHE_APP, ""), **BROWSER},
+        VALID,
+        CACHE_APP,
     )
 
 

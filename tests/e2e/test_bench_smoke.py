@@ -18,6 +18,7 @@ EXPECTED = {
             "nginx_baseline_no_auth",
             "nginx_valid_cookie",
             "nginx_anonymous",
+            "nginx_auth_cache",
             "traefik_baseline_no_auth",
             "traefik_valid_cookie",
             "direct_keepalive",
@@ -58,7 +59,7 @@ def test_bench_smoke_gives_every_scenario_measured() -> None:
         assert scenario["errors_total"] == 0, (name, scenario["errors_total"])
         assert scenario["latency_ms"]["p99"] > 0, name
     ratios = result["ratios"]
-    for name in ("d/h", "d'/h'", "d/c", "p99 d/h", "p99 f/d"):
+    for name in ("d/h", "d'/h'", "d/c", "p99 d/h", "p99 f/d", "d_cache/b"):
         assert isinstance(ratios[name]["value"], float), name
         assert isinstance(ratios[name]["met"], bool), name
     logins = by_name["granian:nginx_valid_cookie_keepalive_logins"]["logins"]

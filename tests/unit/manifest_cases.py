@@ -44,6 +44,11 @@ def stripping(spec: s.Spec) -> s.Spec:
     return s.Spec(**{**spec.__dict__, "strip_cookie": True})
 
 
+def caching(spec: s.Spec, seconds: int = 1) -> s.Spec:
+    """The same app's config with ``--auth-cache {seconds}s``."""
+    return s.Spec(**{**spec.__dict__, "auth_cache": seconds})
+
+
 #: golden file name -> how it is made
 CASES: dict[str, Callable[[], str]] = {
     "ingress-nginx.yaml": lambda: TARGETS["ingress-nginx"].render(GRAFANA),
@@ -98,4 +103,7 @@ CASES: dict[str, Callable[[], str]] = {
     "nginx-strip-cookie.conf": lambda: TARGETS["nginx"].render(stripping(WIKI_LAN)),
     "traefik-file-strip-cookie.yaml": lambda: TARGETS["traefik-file"].render(stripping(WIKI_LAN)),
     "caddy-strip-cookie.Caddyfile": lambda: TARGETS["caddy"].render(stripping(WIKI_LAN)),
+    # --auth-cache 1s: the proxy keeps authgate's allow for a second
+    "nginx-auth-cache.conf": lambda: TARGETS["nginx"].render(caching(WIKI_LAN)),
+    "ingress-nginx-auth-cache.yaml": lambda: TARGETS["ingress-nginx"].render(caching(GRAFANA)),
 }

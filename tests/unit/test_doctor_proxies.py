@@ -33,6 +33,24 @@ def test_nginx_without_upstream_keepalive_is_an_info(tmp_path: Path) -> None:
     assert finding.severity is INFO and "keepalive" in finding.fix
 
 
+@pytest.mark.parametrize(("target", "name"), [("nginx", "gen.conf"), ("ingress-nginx", "gen.yaml")])
+def test_generated_configs_keep_connections_to_authgate(
+    tmp_path: Path, target: str, name: str
+) -> None:
+    from authgate.deploy import spec as s
+    from authgate.deploy.targets import TARGETS
+
+    spec = s.Spec(
+        app=s.parse_app("gen", "http://gen.test"),
+        auth=s.parse_auth_service(s.DEFAULT_AUTH_SERVICE),
+        backend=s.parse_backend("10.0.0.5:3000", ip_only=True),
+        auth_cache=1,
+    )
+    found = check([write(tmp_path, name, TARGETS[target].render(spec))])
+    assert errors(found) == []
+    assert "auth-keepalive-off" not in ids(found)
+
+
 NGINX_SITE = """\
 upstream authgate {{
     server 127.0.0.1:9000;

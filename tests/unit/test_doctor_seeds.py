@@ -51,7 +51,7 @@ def test_seed000_has_no_error_and_the_expected_warnings() -> None:
         "identity-headers-not-overwritten",
         "nginx-set-cookie-forwarded",
     }
-    assert ids(found, INFO) == ["apps-not-compared"]
+    assert set(ids(found, INFO)) == {"apps-not-compared", "auth-keepalive-off"}
 
 
 def test_seed003_has_no_error_and_the_expected_warnings() -> None:
@@ -157,6 +157,20 @@ def test_externalname_with_an_ip(seed000: Path) -> None:
     )
     finding = only(check([seed000]), "externalname-ip")
     assert (finding.severity, finding.object) == (ERR, "Service/wiki/wiki-authentik")
+
+
+def test_ingress_nginx_without_auth_keepalive_is_a_hint(seed000: Path) -> None:
+    finding = only(check([seed000]), "auth-keepalive-off")
+    assert finding.severity is INFO
+    assert "auth-keepalive" in finding.fix and "use-http2" in finding.fix
+    edit(
+        seed000,
+        f'{ANN}auth-url: "',
+        f'{ANN}auth-keepalive: "0"\n{ANN}auth-url: "',
+    )
+    assert "auth-keepalive-off" in ids(check([seed000]))  # 0 is off
+    edit(seed000, f'{ANN}auth-keepalive: "0"', f'{ANN}auth-keepalive: "32"')
+    assert "auth-keepalive-off" not in ids(check([seed000]))
 
 
 def test_no_auth_proxy_set_headers_is_only_a_warning_for_authgate(seed000: Path) -> None:

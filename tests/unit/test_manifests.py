@@ -18,7 +18,7 @@ from authgate.deploy import spec as s
 from authgate.deploy.targets import TARGETS, render_middleware
 from authgate.forward.headers import IDENTITY_HEADERS
 
-from .manifest_cases import CASES, COMFY_OFFNET, GRAFANA, WIKI_LAN, stripping
+from .manifest_cases import CASES, COMFY_OFFNET, GRAFANA, WIKI_LAN, caching, stripping
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("AUTHGATE_UPDATE_GOLDEN") == "1"
@@ -320,3 +320,91 @@ def test_traefik_gateway_strip_cookie_filter_names_the_strip_middleware() -> Non
     assert middleware["metadata"]["name"] == "authgate-strip-cookie"  # type: ignore[index]
     (rule,) = kinds["HTTPRoute"][0]["spec"]["rules"]  # type: ignore[index]
     assert rule["filters"][0]["extensionRef"]["name"] == "authgate-strip-cookie"
+
+
+def nginx_directives(text: str, name: str) -> list[str]:
+    return [
+        line.strip().removeprefix(name).strip().rstrip(";")
+        for line in text.splitlines()
+        if line.strip().startswith(name + " ")
+    ]
+
+
+def test_nginx_checks_over_a_kept_alive_upstream() -> None:
+    text = TARGETS["nginx"].render(WIKI_LAN)
+    upstream = text[text.index("upstream authgate_wiki {") :]
+    upstream = upstream[: upstream.index("}")]
+    assert "server 127.0.0.1:9000;" in upstream and "keepalive 32;" in upstream
+    auth = text[text.index("location = /_authgate/auth {") :]
+    auth = auth[: auth.index("}")]
+    assert "proxy_pass http://authgate_wiki/outpost.goauthentik.io/auth/nginx;" in auth
+    # keepalive to an upstream needs HTTP/1.1 and no "Connection: close"
+    assert "proxy_http_version 1.1;" in auth and 'proxy_set_header Connection "";' in auth
+    # authgate still sees the Host it saw before (not the upstream's name)
+    assert "proxy_set_header Host 127.0.0.1:9000;" in auth
+
+
+def test_no_cache_without_the_flag() -> None:
+    for text in (TARGETS["nginx"].render(WIKI_LAN), TARGETS["ingress-nginx"].render(GRAFANA)):
+        assert "proxy_cache" not in text and "auth-cache" not in text
+
+
+def test_nginx_auth_cache_keys_on_everything_the_decision_reads() -> None:
+    text = TARGETS["nginx"].render(caching(WIKI_LAN))
+    (key,) = nginx_directives(text, "proxy_cache_key")
+    parts = key.strip('"').split(" ")
+    assert parts == [
+        "$scheme",
+        "$request_method",
+        "$remote_addr",
+        "$http_host",
+        "$request_uri",
+        "$http_cookie",  # the whole header, last: the only part that can hold a space
+    ]
+    assert nginx_directives(text, "proxy_cache_valid") == ["200 1s"]  # only the allow
+    assert nginx_directives(text, "proxy_cache") == ["authgate_wiki_cache"]
+    (path,) = nginx_directives(text, "proxy_cache_path")
+    assert "keys_zone=authgate_wiki_cache:" in path
+    # authgate says no-store; the cache overrides that but never Set-Cookie: an answer that
+    # sets a cookie is never kept, so one user's cookie is never handed to another
+    (ignored,) = nginx_directives(text, "proxy_ignore_headers")
+    assert ignored.split() == ["Cache-Control", "Expires"]
+    assert nginx_directives(text, "proxy_cache_lock") == ["on"]
+
+
+def test_ingress_nginx_auth_cache_annotations() -> None:
+    ingresses = by_kind(TARGETS["ingress-nginx"].render(caching(GRAFANA, 5)))["Ingress"]
+    main = next(i for i in ingresses if i["metadata"]["name"] == "grafana")  # type: ignore[index]
+    notes = main["metadata"]["annotations"]  # type: ignore[index]
+    key = notes["nginx.ingress.kubernetes.io/auth-cache-key"]
+    for part in ("$http_cookie", "$http_host", "$request_uri", "$request_method", "$remote_addr"):
+        assert part in key, part
+    assert notes["nginx.ingress.kubernetes.io/auth-cache-duration"] == "200 5s"
+    assert notes["nginx.ingress.kubernetes.io/auth-keepalive"] == "32"
+    outpost = next(i for i in ingresses if i is not main)
+    assert not any("auth-" in k for k in outpost["metadata"]["annotations"])  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("1s", 1), ("5", 5), (" 30S ", 30), ("1m", 60), ("60s", 60)]
+)
+def test_auth_cache_duration(value: str, seconds: int) -> None:
+    assert s.parse_auth_cache(value) == seconds
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("61s", "at most 60s"),
+        ("2m", "at most 60s"),
+        ("0s", "not a duration"),
+        ("500ms", "not a duration"),
+        ("1h", "not a duration"),
+        ("-1s", "not a duration"),
+        ("", "not a duration"),
+        ("1s; proxy_cache off", "not a duration"),
+    ],
+)
+def test_auth_cache_duration_refused(value: str, message: str) -> None:
+    with pytest.raises(s.SpecError, match=message):
+        s.parse_auth_cache(value)

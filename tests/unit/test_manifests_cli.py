@@ -142,6 +142,14 @@ URL = ["--url", "https://grafana.example.com"]
         ),
         (["Bad_Slug", *URL, "--target", "traefik", "--service", "g:80"], "not a Kubernetes name"),
         (["--middleware", "--target", "caddy"], "--middleware prints"),
+        (
+            ["grafana", *URL, "--target", "traefik", "--service", "g:80", "--auth-cache", "1s"],
+            "--auth-cache does not apply to --target traefik",
+        ),
+        (
+            ["grafana", *URL, "--target", "nginx", "--backend", "g:80", "--auth-cache", "5m"],
+            "--auth-cache '5m': at most 60s",
+        ),
         ([], "name the app"),
     ],
 )

@@ -23,6 +23,7 @@ FLAG_TARGETS: dict[str, tuple[str, ...]] = {
     "--listen": ("nginx", "caddy"),
     "--tls-cert": ("nginx",),
     "--tls-key": ("nginx",),
+    "--auth-cache": ("nginx", "ingress-nginx"),
 }
 
 
@@ -63,6 +64,11 @@ FLAG_TARGETS: dict[str, tuple[str, ...]] = {
     is_flag=True,
     help="The app has --strip-cookie: copy Cookie from authgate's answer (taken from the store "
     "when the app comes from there).",
+)
+@click.option(
+    "--auth-cache",
+    help="nginx, ingress-nginx: the proxy keeps authgate's allow this long (e.g. 1s, at most "
+    "60s); a revoked session still gets in for that long.",
 )
 @json_option
 @click.pass_context
@@ -172,6 +178,7 @@ def _render(target: str, slug: str, url: str, strip_cookie: bool, flags: dict[st
         tls_cert=flags["tls_cert"] and s.check_safe(flags["tls_cert"], "--tls-cert"),
         tls_key=flags["tls_key"] and s.check_safe(flags["tls_key"], "--tls-key"),
         strip_cookie=strip_cookie,
+        auth_cache=s.parse_auth_cache(flags["auth_cache"]) if flags["auth_cache"] else 0,
     )
     return TARGETS[target].render(spec)
 
@@ -192,7 +199,15 @@ def _middleware(legacy: bool, strip_cookie: bool, flags: dict[str, Any]) -> str:
     from authgate.deploy import spec as s
     from authgate.deploy.targets import render_middleware
 
-    for flag in ("service", "backend", "tls_secret", "cert_resolver", "listen", "gateway"):
+    for flag in (
+        "service",
+        "backend",
+        "tls_secret",
+        "cert_resolver",
+        "listen",
+        "gateway",
+        "auth_cache",
+    ):
         if flags[flag]:
             fail(f"--{flag.replace('_', '-')} does not apply to --middleware")
     auth = s.parse_auth_service(flags["auth_service"] or s.DEFAULT_AUTH_SERVICE)

@@ -29,6 +29,18 @@ from authgate.deploy.serialize import Document, dump_documents
 from authgate.deploy.spec import OUTPOST, Spec, SpecError
 
 PREFIX = "nginx.ingress.kubernetes.io/"
+#: kept-alive connections to authgate (ignored while the controller's use-http2 is on)
+KEEPALIVE = {
+    "auth-keepalive": "32",
+    "auth-keepalive-requests": "10000",
+    "auth-keepalive-timeout": "60",
+}
+#: --auth-cache's key: everything the decision depends on. Annotation values take no
+#: separators, so the order parts them: the method (upper case), scheme (lower case), the
+#: client's address (no letters beyond hex), then the whole Cookie header, the Host (no
+#: '/') and the path and query (from the first '/'). Only the Cookie/Host boundary can move,
+#: and only into another Host authgate answers as this app.
+CACHE_KEY = "$request_method$scheme$remote_addr$http_cookie$http_host$request_uri"
 
 
 def _annotations(values: dict[str, str]) -> dict[str, str]:
@@ -103,6 +115,8 @@ def documents(spec: Spec) -> list[Document]:
             "auth-signin": f"{app.signin_url}?rd=$escaped_request_uri",
             "auth-response-headers": ",".join(spec.upstream_headers()),
             "auth-proxy-set-headers": f"{spec.namespace}/{headers_map}",
+            **KEEPALIVE,
+            **_cache(spec),
         },
     )
     return [
@@ -127,13 +141,28 @@ def documents(spec: Spec) -> list[Document]:
     ]
 
 
+def _cache(spec: Spec) -> dict[str, str]:
+    """--auth-cache: the controller keeps an allow (200 only) for the duration."""
+    if not spec.auth_cache:
+        return {}
+    return {"auth-cache-key": CACHE_KEY, "auth-cache-duration": f"200 {spec.auth_cache}s"}
+
+
 def _main_comment(spec: Spec) -> str:
     text = (
         "The app behind authgate. auth-signin carries the original URI escaped\n"
         "(authgate's start also takes seed 1's unescaped rd=$scheme://$http_host$request_uri);\n"
         "auth-response-headers names every identity header and not Set-Cookie\n"
-        "(ingress-nginx hands the login cookie to the browser by itself)."
+        "(ingress-nginx hands the login cookie to the browser by itself).\n"
+        "auth-keepalive reuses connections to authgate (a new one per check halves the\n"
+        "rate); the controller ignores it while its ConfigMap has use-http2 on (the default)."
     )
+    if spec.auth_cache:
+        text += (
+            f"\nauth-cache-duration: an allow is reused for {spec.auth_cache}s by the same "
+            "Cookie header,\nmethod, URL and client address; a revoked session gets in until "
+            "it expires."
+        )
     if not spec.strip_cookie:
         return text
     return (

@@ -43,6 +43,69 @@ def _forwarded() -> list[Item]:
     ]
 
 
+#: idle connections nginx keeps open to authgate per worker (``upstream { keepalive }``)
+KEEPALIVE = 32
+
+
+def _name(spec: Spec, name: str) -> str:
+    return f"authgate_{re.sub(r'[^a-z0-9]', '_', spec.name)}{name}"
+
+
+def _upstream(spec: Spec) -> Item:
+    return block(
+        "upstream",
+        _name(spec, ""),
+        comment="authgate for the check, over kept-alive connections: a new connection per\n"
+        "check costs about half the rate (0.53x for the bare floor)",
+        body=[
+            d("server", spec.auth.hostport),
+            d("keepalive", KEEPALIVE),
+        ],
+    )
+
+
+def _cache_path(spec: Spec) -> Item:
+    zone = _name(spec, "_cache")
+    return d(
+        "proxy_cache_path",
+        f"/var/cache/nginx/{zone}",
+        "levels=1:2",
+        f"keys_zone={zone}:10m",
+        "max_size=100m",
+        "inactive=1m",
+        "use_temp_path=off",
+        comment=f"--auth-cache: authgate's allows, kept {spec.auth_cache}s (the revocation delay)",
+    )
+
+
+#: everything the check's decision depends on, for the cache key: the original URL (scheme,
+#: host, path and query), the method, the client's address (network rules) and the whole
+#: Cookie header (never one cookie: two of one name may read differently here and there).
+#: Spaces part them: nginx refuses a space in the request line and in Host, so only the
+#: last part (the Cookie header) can hold one and no two requests share a key by a shift.
+CACHE_KEY = "$scheme $request_method $remote_addr $http_host $request_uri $http_cookie"
+
+
+def _cache(spec: Spec) -> list[Item]:
+    if not spec.auth_cache:
+        return []
+    return [
+        Blank(),
+        Comment(
+            f"--auth-cache {spec.auth_cache}s: an allow is reused for {spec.auth_cache}s by "
+            "the same cookie on the same\nURL and method from the same address; a revoked "
+            "session gets in until it expires.\nOnly 200 is kept; nginx never keeps an answer "
+            "that sets a cookie."
+        ),
+        d("proxy_cache", _name(spec, "_cache")),
+        d("proxy_cache_key", CACHE_KEY),
+        d("proxy_cache_valid", 200, f"{spec.auth_cache}s"),
+        d("proxy_ignore_headers", "Cache-Control", "Expires"),
+        d("proxy_cache_lock", "on"),
+        d("proxy_cache_lock_timeout", "1s"),
+    ]
+
+
 def _auth_location(spec: Spec) -> Item:
     return block(
         "location",
@@ -51,7 +114,11 @@ def _auth_location(spec: Spec) -> Item:
         comment="The check: nginx sends only what is set here (no body, the original URL).",
         body=[
             d("internal"),
-            d("proxy_pass", spec.auth.url(f"{OUTPOST}/auth/nginx")),
+            d("proxy_pass", f"{spec.auth.scheme}://{_name(spec, '')}{OUTPOST}/auth/nginx"),
+            d("proxy_http_version", "1.1"),
+            d("proxy_set_header", "Connection", ""),
+            d("proxy_set_header", "Host", spec.auth.hostport),
+            *_tls_name(spec),
             d("proxy_pass_request_body", "off"),
             d("proxy_set_header", "Content-Length", ""),
             d("proxy_set_header", "X-Original-URL", "$scheme://$http_host$request_uri"),
@@ -59,8 +126,15 @@ def _auth_location(spec: Spec) -> Item:
             d("proxy_set_header", "X-Forwarded-Host", "$http_host"),
             d("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
             d("proxy_set_header", "X-Real-IP", "$remote_addr"),
+            *_cache(spec),
         ],
     )
+
+
+def _tls_name(spec: Spec) -> list[Item]:
+    if spec.auth.scheme != "https":
+        return []
+    return [d("proxy_ssl_server_name", "on"), d("proxy_ssl_name", spec.auth.host)]
 
 
 def _outpost_location(spec: Spec) -> Item:
@@ -158,6 +232,9 @@ def items(spec: Spec) -> list[Item]:
             body=[d("default", "upgrade"), d("''", "close")],
             comment="WebSocket upgrades pass through to the app",
         ),
+        Blank(),
+        _upstream(spec),
+        *([_cache_path(spec)] if spec.auth_cache else []),
         Blank(),
         block(
             "server",

@@ -67,6 +67,10 @@ class AuthService:
     def origin(self) -> str:
         return f"{self.scheme}://{Address(self.host, self.port).hostport}"
 
+    @property
+    def hostport(self) -> str:
+        return Address(self.host, self.port).hostport
+
     def url(self, path: str) -> str:
         return self.origin + path
 
@@ -130,6 +134,7 @@ class Spec:
     tls_cert: str = ""
     tls_key: str = ""
     strip_cookie: bool = False  # the app's --strip-cookie: copy Cookie from authgate's answer
+    auth_cache: int = 0  # --auth-cache: seconds the proxy keeps an allow; 0: no cache
 
     @property
     def name(self) -> str:
@@ -211,6 +216,28 @@ def parse_listen(value: str) -> Address:
         return Address("", _port(value.strip(), "--listen", value))
     host, port = _split(value, "--listen", "[ADDRESS:]PORT")
     return Address(host, _port(port, "--listen", value))
+
+
+#: the longest --auth-cache: a revoked session is still let in for up to this long
+AUTH_CACHE_MAX = 60
+_DURATION = re.compile(r"^(?P<n>[0-9]{1,4})(?P<unit>s|m)?$")
+
+
+def parse_auth_cache(value: str) -> int:
+    """``--auth-cache DURATION`` (``1s``, ``30s``, ``1m``; a bare number is seconds): how long
+    the proxy keeps authgate's allow. It is also how late a revocation takes effect."""
+    match = _DURATION.match(value.strip().lower())
+    seconds = int(match["n"]) * (60 if match["unit"] == "m" else 1) if match else 0
+    if match is None or seconds < 1:
+        raise SpecError(
+            f"--auth-cache {value!r} is not a duration such as 1s, 5s or 1m (whole seconds)"
+        )
+    if seconds > AUTH_CACHE_MAX:
+        raise SpecError(
+            f"--auth-cache {value!r}: at most {AUTH_CACHE_MAX}s; a revoked session or a "
+            "removed group still gets in for the whole cache time"
+        )
+    return seconds
 
 
 def check_k8s_name(value: str, flag: str) -> str:

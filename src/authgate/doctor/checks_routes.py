@@ -191,12 +191,20 @@ def keepalive(survey: Survey) -> Iterator[Finding]:
                 "auth-keepalive-off",
                 auth.label,
                 "each check opens a new connection to authgate (no keepalive to it): every "
-                "request pays a TCP handshake",
-                "upstream authgate { server HOST:9000; keepalive 16; } and in the auth location "
-                "proxy_pass http://authgate/…; proxy_http_version 1.1; "
-                'proxy_set_header Connection "";',
+                "request pays a TCP handshake, about half the checks per second",
+                _KEEPALIVE_FIX.get(auth.proxy, _KEEPALIVE_FIX["nginx"]),
                 auth.where,
             )
+
+
+_KEEPALIVE_FIX = {
+    "nginx": "upstream authgate { server HOST:9000; keepalive 16; } and in the auth location "
+    "proxy_pass http://authgate/…; proxy_http_version 1.1; "
+    'proxy_set_header Connection "";',
+    "ingress-nginx": 'annotation nginx.ingress.kubernetes.io/auth-keepalive: "32" (the '
+    "controller ignores it while its ConfigMap has use-http2 on, the default); "
+    "authgate manifests --target ingress-nginx writes it",
+}
 
 
 def app_conflicts(survey: Survey) -> Iterator[Finding]:

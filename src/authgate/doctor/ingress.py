@@ -38,7 +38,14 @@ def nginx_auth(ing: KObject) -> ForwardAuth | None:
         where=ing.at("metadata", "annotations", "nginx.ingress.kubernetes.io/auth-url"),
         copied=tuple(h.strip() for h in (headers or "").split(",") if h.strip()),
         copied_label="auth-response-headers",
+        keepalive=_keepalive(ing.annotation("auth-keepalive")),
     )
+
+
+def _keepalive(value: str | None) -> bool:
+    """``auth-keepalive`` is a number of idle connections; off when absent or 0."""
+    text = (value or "").strip()
+    return text.isdigit() and int(text) > 0
 
 
 def traefik_auth(inv: Inventory, ing: KObject) -> ForwardAuth | None:

@@ -75,8 +75,13 @@ def log_in_sso(client: httpx.Client, url: str) -> str:
     return log_in(client, url)
 
 
+class LoginBusy(Exception):
+    """authgate answered the login form "too many people are signing in" (503)."""
+
+
 def log_in(client: httpx.Client, url: str) -> str:
-    """Open ``url`` through its proxy, sign in on the portal; the Cookie header for its host."""
+    """Open ``url`` through its proxy, sign in on the portal; the Cookie header for its host.
+    ``LoginBusy`` when authgate was too busy checking passwords to take this one."""
     first = client.get(url, follow_redirects=True)
     form = find_login_form(first.text)
     if form is None:
@@ -86,6 +91,8 @@ def log_in(client: httpx.Client, url: str) -> str:
     target = first.url.join(form.action) if form.action else first.url
     fields = {**form.fields, "username": USER, "password": PASSWORD}
     after = client.request(form.method, target, data=fields, follow_redirects=True)
+    if after.status_code == 503 and "retry-after" in after.headers:
+        raise LoginBusy(f"{after.url}: 503, Retry-After {after.headers['retry-after']}")
     seen = echo_user(after)
     if after.status_code != 200 or seen != USER:
         raise RuntimeError(

@@ -1,6 +1,17 @@
 """Scenario (f)'s background: clients logging in through the real portal flow over and over
-(a fresh httpx client each time, so every login verifies the password with argon2id) while
-wrk measures the check. Bounded: the threads stop when the block ends."""
+while wrk measures the check. Bounded: the threads stop when the block ends.
+
+Each client is a returning person on their own browser: every login starts a fresh httpx
+client (no session cookie, so the password is checked with argon2id each time) that keeps
+only the device cookie of its earlier logins. That cookie is what makes one person's
+failed tries count against their browser rather than the account (``accounts.throttle``);
+without it twenty parallel logins of the one bench account would count as twenty failures
+of that account and lock it, and the loop would measure the lockout.
+
+Every attempt ends as one of: ``logins`` (at the app as the user), ``busy`` (authgate said
+"too many people are signing in", 503 with Retry-After: counted, not an error) or
+``failed`` (anything else, the first one kept). ``restart()`` starts the counts afresh, so
+that the report covers the measured run, not the warm-up."""
 
 from __future__ import annotations
 
@@ -12,24 +23,43 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench.login import log_in, test_names_on_loopback
+from authgate.portal.cookies import DEVICE_COOKIE
+from bench.login import LoginBusy, log_in, test_names_on_loopback
 from bench.scenarios import BROWSER_ACCEPT
 
 
 @dataclass
 class LoginCount:
     done: int = 0
+    busy: int = 0
     failed: int = 0
     first_error: str | None = None
+    started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def restart(self) -> None:
+        """Count from now on (what the warm-up saw is forgotten)."""
+        with self.lock:
+            self.done = self.busy = self.failed = 0
+            self.first_error = None
+            self.started = time.monotonic()
+
+    def stop(self) -> None:
+        self.seconds = time.monotonic() - self.started
+
     def as_report(self, clients: int) -> dict[str, object]:
+        def per_s(count: int) -> float | None:
+            return round(count / self.seconds, 1) if self.seconds else None
+
         return {
             "clients": clients,
+            "seconds": round(self.seconds, 1),
             "logins": self.done,
+            "logins_per_s": per_s(self.done),
+            "busy": self.busy,
+            "busy_per_s": per_s(self.busy),
             "failed": self.failed,
-            "logins_per_s": round(self.done / self.seconds, 1) if self.seconds else None,
             "first_error": self.first_error,
         }
 
@@ -41,12 +71,14 @@ def logging_in(url: str, clients: int) -> Iterator[LoginCount]:
     stop = threading.Event()
 
     def loop() -> None:
+        device: httpx.Cookies = httpx.Cookies()
         while not stop.is_set():
             try:
-                with httpx.Client(
-                    trust_env=False, timeout=15.0, headers={"Accept": BROWSER_ACCEPT}
-                ) as client:
-                    log_in(client, url)
+                device = _log_in_once(url, device)
+            except LoginBusy:
+                with count.lock:
+                    count.busy += 1
+                stop.wait(1.0)  # as a person would, a moment before trying again
             except Exception as exc:
                 with count.lock:
                     count.failed += 1
@@ -56,7 +88,6 @@ def logging_in(url: str, clients: int) -> Iterator[LoginCount]:
                     count.done += 1
 
     threads = [threading.Thread(target=loop, daemon=True) for _ in range(clients)]
-    started = time.monotonic()
     with test_names_on_loopback():
         for thread in threads:
             thread.start()
@@ -64,6 +95,19 @@ def logging_in(url: str, clients: int) -> Iterator[LoginCount]:
             yield count
         finally:
             stop.set()
-            count.seconds = time.monotonic() - started
+            count.stop()
             for thread in threads:
                 thread.join(timeout=20)
+
+
+def _log_in_once(url: str, device: httpx.Cookies) -> httpx.Cookies:
+    """One login in a fresh browser that has only ``device``; the device cookie after it."""
+    with httpx.Client(
+        trust_env=False, timeout=15.0, headers={"Accept": BROWSER_ACCEPT}, cookies=device
+    ) as client:
+        log_in(client, url)
+        kept = httpx.Cookies()
+        for cookie in client.cookies.jar:
+            if cookie.name.endswith(DEVICE_COOKIE):
+                kept.jar.set_cookie(cookie)
+        return kept

@@ -53,6 +53,8 @@ def measure(ctx: Context, scenario: Scenario) -> dict[str, Any]:
                 )
             if ctx.load.warmup_s > 0:
                 run_wrk(ctx.load, scenario, ctx.load.warmup_s)
+            if scenario.login_clients:
+                logins.restart()  # count the logins of the measured run only
             _measured_run(ctx, scenario, report)
         if scenario.login_clients:
             report["logins"] = logins.as_report(scenario.login_clients)

@@ -2,7 +2,9 @@
 name is ever confirmed.
 
 Unknown user, wrong password, disabled user and locked account all end the same way, after the
-same argon2 work (a dummy hash stands in when no real one may be checked). Every try is counted
+same argon2 work (a dummy hash stands in when no real one may be checked). The argon2 work
+runs in the server's ``HashingPool``; when its queue is full the sign-in is refused with
+``HashingBusy`` before anything is counted or checked. Every try is counted
 *before* the password is checked, in counters every worker shares, so a burst of parallel
 guesses cannot slip past the limit. A second factor's code is counted on the same counters
 (``LoginGuard.second_factor``), and a right password does not clear them while a second
@@ -16,7 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from authgate.accounts.passwords import verify_password_async
+from authgate.accounts.hashing import HashingBusy, HashingPool
+from authgate.accounts.passwords import verify_password
 from authgate.accounts.throttle import (
     ACCOUNT,
     ADDRESS,
@@ -70,26 +73,35 @@ class LoginGuard:
         self,
         store: Store,
         counters: LoginCounters,
+        hashing: HashingPool,
         policy: ThrottlePolicy | None = None,
         clock: Callable[[], datetime] = now,
         observe: Callable[[str, str], None] = lambda step, result: None,
     ) -> None:
         self.store = store
         self.counters = counters
+        self.hashing = hashing
         self.policy = policy or ThrottlePolicy()
         self.clock = clock
-        self.observe = observe  # (step, result): password|second_factor, ok|failed|throttled
+        self.observe = observe  # (step, result): password|second_factor, ok|failed|throttled|busy
 
     async def sign_in(self, attempt: Attempt) -> Outcome:
-        name = canonical_username(attempt.username)
-        user = await self.store.find_user(name) if name else None
+        """Judge a password; ``HashingBusy`` (nothing counted) when too many wait already."""
+        try:
+            place = self.hashing.reserve()
+        except HashingBusy:
+            self.observe("password", "busy")
+            raise
+        with place:
+            name = canonical_username(attempt.username)
+            user = await self.store.find_user(name) if name else None
 
-        async def password_right(admitted: UserInfo | None) -> bool:
-            # a user who may not be checked gets the dummy hash: the same argon2 work
-            checked = admitted.password_hash if admitted is not None else None
-            return await verify_password_async(checked, attempt.password)
+            async def password_right(admitted: UserInfo | None) -> bool:
+                # a user who may not be checked gets the dummy hash: the same argon2 work
+                checked = admitted.password_hash if admitted is not None else None
+                return await place.run(verify_password, checked, attempt.password)
 
-        return await self._judge(user, attempt.ip, attempt.devices, password_right, final=False)
+            return await self._judge(user, attempt.ip, attempt.devices, password_right, final=False)
 
     async def second_factor(
         self, user: UserInfo, ip: str, devices: Mapping[str, str], proof: Proof

@@ -36,7 +36,7 @@ class Refusal:
 
     message: str
     status: int = 400
-    retry_after: int = 0  # seconds, for a 429
+    retry_after: int = 0  # seconds, for a 429 or 503
 
 
 Gather = Callable[[Runtime, Request, Account], Awaitable[dict[str, object]]]

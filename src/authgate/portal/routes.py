@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from authgate.accounts.hashing import HashingBusy
 from authgate.accounts.login import FAILED, Attempt
 from authgate.forward.decision import Challenge, Deny, decision_line
 from authgate.forward.model import PASSWORD, AppView
@@ -39,6 +40,14 @@ def _login_page(
     return page(
         rt, request, "login.html", status, action=action, state=state, app_name=app_name, **ctx
     )
+
+
+def _busy_page(rt: Runtime, request: Request, state: str, username: str, seconds: int) -> Response:
+    """Too many sign-ins are being checked right now: nothing was counted, try again."""
+    message = f"Too many people are signing in right now. Please try again in {seconds} seconds."
+    answer = _login_page(rt, request, state, 503, username=username, error=message)
+    answer.headers["retry-after"] = str(seconds)
+    return answer
 
 
 def _throttled_page(
@@ -71,7 +80,10 @@ async def login_submit(request: Request) -> Response:
     ip = page.ip
     devices = rt.devices.read(page.cookie(device_cookie_name(rt.settings)))
     attempt = Attempt(typed, form.get("password", "")[:1024], ip, devices)
-    outcome = await rt.login.sign_in(attempt)
+    try:
+        outcome = await rt.login.sign_in(attempt)
+    except HashingBusy as busy:
+        return _busy_page(rt, request, state, username, busy.retry_after)
     if outcome.retry_after:
         return _throttled_page(rt, request, state, username, outcome.retry_after)
     user = outcome.user

@@ -1,5 +1,5 @@
 """What a running server holds: settings, store, signers, the gate and its caches, pages,
-the audit queue and the sync with the store. Built once per process by
+the password-hashing pool, the audit queue and the sync with the store. Built once per process by
 ``authgate.server.create_app``; the routes reach it as ``request.app.state.runtime``
 (``web.requests.runtime``), the hot path through what ``create_app`` hands it.
 
@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from authgate.accounts.devices import DeviceTokens
+from authgate.accounts.hashing import HashingPool
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.apps import AppIndex
@@ -58,9 +59,11 @@ class Runtime:
         )
         self.keys = ServerKeys(settings, self.gate, first)
         self.pages = Pages(settings)
+        self.hashing = HashingPool()  # argon2 at the lowest CPU priority, a bounded queue
         self.login = LoginGuard(
             self.store,
             login_counters(self.store, settings.redis_url, settings.redis_prefix),
+            self.hashing,
             observe=self.metrics.login,
         )
         self.audit = AuditQueue()
@@ -111,6 +114,7 @@ class Runtime:
     async def close(self) -> None:
         """Close the store, and the login counters when they live elsewhere (Redis)."""
         self.metrics.worker_stopped()
+        self.hashing.close()
         if self.login.counters is not self.store:
             await self.login.counters.close()
         if self.shared_sessions is not None:

@@ -1,0 +1,76 @@
+"""When too many passwords are being checked at once, a sign-in is answered at once with the
+login form saying "busy, try again" (503, Retry-After), counts as no failure, and works
+again as soon as the queue has room; the account page's password change says the same."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator
+
+from authgate.accounts.hashing import HashingPool
+from authgate.accounts.login import account_lock
+from tests.functional.conftest import PASSWORD, Browsers, Harness, login_fields
+from tests.functional.test_account_page import (
+    NEW_PASSWORD,
+    alice,
+    change_password,
+    signed_in_browser,
+)
+from tests.functional.test_login_throttle import error_of, sign_in, signed_in
+
+BUSY = "Too many people are signing in right now"
+
+
+@contextlib.asynccontextmanager
+async def pool_full(harness: Harness) -> AsyncIterator[None]:
+    """The harness's pool made one place big, and that place taken until the block ends."""
+    pool = HashingPool(workers=1, waiting=0)
+    harness.runtime.hashing = harness.runtime.login.hashing = pool
+    release = threading.Event()
+    held = asyncio.ensure_future(pool.run(release.wait, 30))
+    await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        release.set()
+        await held
+
+
+async def test_a_sign_in_while_the_pool_is_full_is_told_to_try_again(
+    harness: Harness, browsers: Browsers
+) -> None:
+    browser = browsers()
+    async with pool_full(harness):
+        answer = await sign_in(browser, "alice", PASSWORD)
+        assert answer.status_code == 503
+        assert int(answer.headers["retry-after"]) > 0
+        assert BUSY in error_of(answer)
+        assert login_fields(answer.text)["username"] == "alice"  # the form, to send again
+        assert "authgate_portal=" not in answer.headers.get("set-cookie", "")
+    rt = harness.runtime
+    _, count = await account_lock(rt.store, rt.login.counters, "alice")
+    assert count.failures == 0  # refused before anything was counted
+    assert signed_in(await sign_in(browser, "alice", PASSWORD))  # room again: it works
+
+
+async def test_a_whole_login_through_the_flow_goes_through_the_pool(harness: Harness) -> None:
+    start = await harness.check("app1.test", "/")
+    assert (await harness.login(start.headers["location"])).startswith("http://app1.test")
+    assert (await harness.check("app1.test", "/")).status_code == 200
+    assert harness.runtime.hashing.taken == 0
+
+
+async def test_changing_the_password_while_the_pool_is_full_is_told_to_try_again(
+    harness: Harness, browsers: Browsers
+) -> None:
+    this = await signed_in_browser(browsers)
+    before = (await alice(harness)).password_hash
+    async with pool_full(harness):
+        refused = await change_password(this, PASSWORD, NEW_PASSWORD)
+    assert refused.status_code == 503
+    assert BUSY in refused.text
+    assert int(refused.headers["retry-after"]) > 0
+    assert (await alice(harness)).password_hash == before
+    assert (await change_password(this, PASSWORD, NEW_PASSWORD)).status_code == 303

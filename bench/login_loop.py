@@ -40,6 +40,8 @@ class LoginCount:
     first_error: str | None = None
     started: float = field(default_factory=time.monotonic)
     seconds: float = 0.0
+    cpu_started: float = field(default_factory=time.process_time)
+    cpu_s: float = 0.0  # the bench process's CPU meanwhile: mostly these clients
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def restart(self) -> None:
@@ -48,9 +50,11 @@ class LoginCount:
             self.done = self.busy = self.failed = 0
             self.first_error = None
             self.started = time.monotonic()
+            self.cpu_started = time.process_time()
 
     def stop(self) -> None:
         self.seconds = time.monotonic() - self.started
+        self.cpu_s = time.process_time() - self.cpu_started
 
     def as_report(self, clients: int) -> dict[str, object]:
         def per_s(count: int) -> float | None:
@@ -65,6 +69,7 @@ class LoginCount:
             "busy_per_s": per_s(self.busy),
             "failed": self.failed,
             "first_error": self.first_error,
+            "clients_cpu_s": round(self.cpu_s, 2),  # they share the machine with the check
         }
 
 

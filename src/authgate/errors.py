@@ -5,6 +5,8 @@
     ├── StoreError         the database cannot be reached or is not migrated
     ├── NotFoundError      a named user, group, app, rule or session does not exist
     ├── ConflictError      a name is already taken, or a change would break an invariant
+    ├── HashingBusy        (accounts/hashing.py) too many passwords are being checked: try
+    │                      again later; nothing was counted
     └── SpecError          (deploy/spec.py) a command-line value of ``authgate manifests``
                            that no generator can use; the message names the flag
 

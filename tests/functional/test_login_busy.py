@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 from authgate.accounts.hashing import HashingPool
 from authgate.accounts.login import account_lock
-from tests.functional.conftest import PASSWORD, Browsers, Harness, login_fields
+from tests.functional.conftest import PASSWORD, PUBLIC, Browsers, Harness, login_fields
 from tests.functional.test_account_page import (
     NEW_PASSWORD,
     alice,
@@ -53,6 +53,8 @@ async def test_a_sign_in_while_the_pool_is_full_is_told_to_try_again(
     _, count = await account_lock(rt.store, rt.login.counters, "alice")
     assert count.failures == 0  # refused before anything was counted
     assert signed_in(await sign_in(browser, "alice", PASSWORD))  # room again: it works
+    metrics = (await harness.client.get(f"{PUBLIC}/-/metrics")).text
+    assert 'authgate_logins_total{result="busy",step="password"} 1.0' in metrics
 
 
 async def test_a_whole_login_through_the_flow_goes_through_the_pool(harness: Harness) -> None:

@@ -20,7 +20,7 @@ from types import ModuleType
 
 from starlette.types import Receive, Scope, Send
 
-from authgate.forward.answers import JSON, Answer, Pages, fill_page, json_body
+from authgate.forward.answers import JSON, Answer, Pages, fill_page, json_body, start_message
 from authgate.forward.decision import (
     Allow,
     Decision,
@@ -76,7 +76,9 @@ class ForwardAuthEndpoint:
         request: ForwardRequest | None = None
         try:
             request = self._request(scope, dialect)
-            await self._follow_store()
+            moved = self._store_moved()
+            if moved is not None:
+                await self._follow_store(moved)
             decision: Decision = await self.gate.check(request)
         except BadRequest as exc:
             decision = Invalid(exc.reason)
@@ -100,27 +102,30 @@ class ForwardAuthEndpoint:
     def _request(self, scope: Scope, dialect: ModuleType) -> ForwardRequest:
         """The canonical request, built once: the dialect reads what the proxy asks about,
         the client address comes from the trusted-proxy headers."""
-        peer = (scope.get("client") or ("", 0))[0]
+        client = scope.get("client")
+        peer = client[0] if client else ""
         headers = Headers(scope["headers"], self._trusted(peer))
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         path = raw.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
         # a websocket scope has no method: an upgrade is a GET
         target = dialect.parse(headers, path, scope.get("method", "GET"))
-        client_ip = client_address(headers, peer, self.is_trusted)
+        client_ip = client_address(headers, peer, self._trusted)
         return ForwardRequest.from_target(target, headers, client_ip)
 
-    async def _follow_store(self) -> None:
-        """One stat of the revision file per check; the apps are reloaded when it moved (a
-        change by the CLI or another worker on this machine is obeyed by the next check)."""
+    def _store_moved(self) -> tuple[int, int] | None:
+        """One stat of the revision file per check: its new stamp when it moved (a change by
+        the CLI or another worker on this machine is obeyed by the next check), else None."""
         try:
             st = os.stat(self.revision_file)
             stamp = (st.st_ino, st.st_mtime_ns)
         except OSError:
             stamp = (0, 0)
-        if stamp != self._seen:
-            await self.reload()
-            self._seen = stamp
+        return None if stamp == self._seen else stamp
+
+    async def _follow_store(self, stamp: tuple[int, int]) -> None:
+        await self.reload()
+        self._seen = stamp
 
     def _trusted(self, peer: str) -> bool:
         trusted = self._trusted_peers.get(peer)
@@ -147,11 +152,11 @@ class ForwardAuthEndpoint:
 async def send_answer(scope: Scope, receive: Receive, send: Send, answer: Answer) -> None:
     """``answer`` as an ordinary HTTP response, whether the scope is ``http`` or a WebSocket
     handshake: the same status, headers and body either way."""
-    headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
     if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        await send(answer.start or start_message(answer.status, answer.headers, answer.body))
+        await send({"type": "http.response.body", "body": answer.body} if answer.body else EMPTY)
         return
+    headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
     if (await receive())["type"] != "websocket.connect":
         return  # the client left before the handshake finished
     if WEBSOCKET_RESPONSE not in (scope.get("extensions") or {}):
@@ -165,6 +170,7 @@ async def send_answer(scope: Scope, receive: Receive, send: Send, answer: Answer
 
 
 WEBSOCKET_RESPONSE = "websocket.http.response"  # the ASGI "Websocket Denial Response"
+EMPTY = {"type": "http.response.body", "body": b""}
 
 
 @functools.cache  # once per process: the server does not change while it runs

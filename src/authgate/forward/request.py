@@ -22,7 +22,7 @@ from authgate.forward.paths import UnjudgeablePath, judge_path, split_uri
 # only time). Refusals are never remembered: they are judged every time.
 MEMO_LIMIT = 10_000
 MEMO_KEY_LIMIT = 1024  # longer keys are judged afresh: a memo must not hoard memory
-_hosts: dict[str, str | None] = {}
+_hosts: dict[str, str] = {}
 _paths: dict[str, str] = {}
 _plain_header_names: dict[bytes, str] = {}  # raw name -> lower case, never a refused one
 
@@ -130,9 +130,18 @@ class Headers:
         self.trusted = trusted
         self.forged: str | None = None
         self.repeated: set[str] = set()
+        known = _plain_header_names
+        if isinstance(raw, list):
+            # the usual case: every name read before, none twice
+            try:
+                self.values = {known[name]: value.decode("latin-1") for name, value in raw}
+            except KeyError:
+                pass
+            else:
+                if len(self.values) == len(raw):
+                    return
         values: dict[str, str] = {}
         self.values = values
-        known = _plain_header_names
         for name_b, value_b in raw:
             name = known.get(name_b)
             if name is None:
@@ -196,14 +205,15 @@ def client_address(headers: Headers, peer: str, is_trusted: Callable[[str], bool
 
 
 def _canonical_host(raw: str) -> str | None:
-    """``hosts.canonical_host``, remembered."""
-    try:
-        return _hosts[raw]
-    except KeyError:
-        pass
-    if len(_hosts) >= MEMO_LIMIT:
-        _hosts.clear()
-    host = _hosts[raw] = canonical_host(raw)
+    """``hosts.canonical_host``, remembered (a refusal is judged afresh every time)."""
+    host = _hosts.get(raw)
+    if host is not None:
+        return host
+    host = canonical_host(raw)
+    if host is not None and len(raw) <= MEMO_KEY_LIMIT:
+        if len(_hosts) >= MEMO_LIMIT:
+            _hosts.clear()
+        _hosts[raw] = host
     return host
 
 

@@ -47,7 +47,8 @@ def start_message(
 
 def prepared(status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> Answer:
     """An answer to send as it is, many times: its start message made now. Nobody may change
-    it (a page is never filled into it)."""
+    it (a page is never filled into it), nor the message: the endpoint hands it to the ASGI
+    server itself, with no middleware in between."""
     return Answer(status, headers, body, start=start_message(status, headers, body))
 
 

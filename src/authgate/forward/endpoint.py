@@ -41,6 +41,7 @@ Audit = Callable[[Decision, ForwardRequest | None, str, list[str]], None]
 # The revision file is looked at no more often than this (seconds): the checks of a busy
 # moment share one stat, and any change (which takes longer to make) is seen by the next.
 STAT_INTERVAL = 0.001
+ADDRESS_LIMIT = 64  # the longest text worth remembering as an address (IPv6 with a zone)
 
 # (dialect, outcome) -> (count one, observe its seconds): prometheus-client's children, bound
 # once by ``web.metrics.Metrics``; called directly, so a check runs no metrics code of ours
@@ -139,12 +140,16 @@ class ForwardAuthEndpoint:
         await self.reload()
         self._seen = stamp
 
-    def _trusted(self, peer: str) -> bool:
-        trusted = self._trusted_peers.get(peer)
+    def _trusted(self, address: str) -> bool:
+        """Whether ``address`` (the peer, or a forwarded hop) is a trusted proxy, remembered;
+        a string too long to be an address is judged afresh (a hop is the client's text)."""
+        trusted = self._trusted_peers.get(address)
         if trusted is None:
-            if len(self._trusted_peers) > 10_000:
-                self._trusted_peers.clear()
-            trusted = self._trusted_peers.setdefault(peer, self.is_trusted(peer))
+            trusted = self.is_trusted(address)
+            if len(address) <= ADDRESS_LIMIT:
+                if len(self._trusted_peers) > 10_000:
+                    self._trusted_peers.clear()
+                self._trusted_peers[address] = trusted
         return trusted
 
     async def _record(self, decision: Decision, request: ForwardRequest | None, name: str) -> None:

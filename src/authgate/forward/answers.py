@@ -32,6 +32,24 @@ class Answer:
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     body: bytes = b""
     page: Deny | UnknownHost | None = None  # the HTML page this answer's body should be
+    # the complete ``http.response.start`` message, made once for an answer that is sent
+    # again and again (``prepared``); the endpoint sends it as it is
+    start: dict[str, object] | None = field(default=None, repr=False, compare=False)
+
+
+def start_message(
+    status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> dict[str, object]:
+    """The ``http.response.start`` message of an answer: its headers and Content-Length."""
+    length = (b"content-length", str(len(body)).encode())
+    return {"type": "http.response.start", "status": status, "headers": [*headers, length]}
+
+
+def prepared(status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> Answer:
+    """An answer to send as it is, many times: its start message made now. Nobody may change
+    it (a page is never filled into it), nor the message: the endpoint hands it to the ASGI
+    server itself, with no middleware in between."""
+    return Answer(status, headers, body, start=start_message(status, headers, body))
 
 
 class Pages(Protocol):
@@ -54,29 +72,36 @@ def json_body(**fields: str) -> bytes:
     return json.dumps(fields).encode()
 
 
-# The identity headers of a (session identity, app, token), kept while those very objects
-# last: a reload of the store makes new ones, so a changed group never reuses old headers.
-_HEADER_MEMO_LIMIT = 10_000
-_prepared: dict[tuple[int, int, str], tuple[object, object, list[tuple[bytes, bytes]]]] = {}
+# The allow of a (session identity, app, token), ready to send (identity headers made and
+# made safe once, the start message built), kept while those very objects last: a reload of
+# the store makes new ones, so a changed group never reuses an old answer.
+_ALLOW_MEMO_LIMIT = 10_000
+_allows: dict[tuple[int, int, str], tuple[object, object, Answer]] = {}
 
 
 def allow(decision: Allow) -> Answer:
-    headers = [*_identity_headers(decision), NO_STORE]
-    if decision.cookie is not None:
-        headers.append((b"cookie", decision.cookie.encode("latin-1", "replace")))
-    return Answer(200, headers)
-
-
-def _identity_headers(decision: Allow) -> list[tuple[bytes, bytes]]:
-    key = (id(decision.identity), id(decision.app), decision.token)
-    kept = _prepared.get(key)
+    kept = _allows.get((id(decision.identity), id(decision.app), decision.token))
     if kept is not None and kept[0] is decision.identity and kept[1] is decision.app:
-        return kept[2]
-    headers = identity_headers(decision.identity, decision.app, decision.token)
-    if len(_prepared) >= _HEADER_MEMO_LIMIT:
-        _prepared.clear()
-    _prepared[key] = (decision.identity, decision.app, headers)
-    return headers
+        ready = kept[2]
+    else:
+        ready = _prepare_allow(decision)
+    if decision.cookie is None:
+        return ready
+    cookie = (b"cookie", decision.cookie.encode("latin-1", "replace"))
+    return Answer(200, [*ready.headers, cookie])
+
+
+def _prepare_allow(decision: Allow) -> Answer:
+    headers = [*identity_headers(decision.identity, decision.app, decision.token), NO_STORE]
+    ready = prepared(200, headers)
+    if len(_allows) >= _ALLOW_MEMO_LIMIT:
+        _allows.clear()
+    _allows[(id(decision.identity), id(decision.app), decision.token)] = (
+        decision.identity,
+        decision.app,
+        ready,
+    )
+    return ready
 
 
 def to_client(decision: Decision, browser: bool) -> Answer:

@@ -20,7 +20,7 @@ from types import ModuleType
 
 from starlette.types import Receive, Scope, Send
 
-from authgate.forward.answers import JSON, Answer, Pages, fill_page, json_body
+from authgate.forward.answers import JSON, Answer, Pages, fill_page, json_body, start_message
 from authgate.forward.decision import (
     Allow,
     Decision,
@@ -37,6 +37,11 @@ log = logging.getLogger("authgate.forward")
 DIALECTS: dict[str, ModuleType] = {m.name: m for m in (nginx, traefik, caddy, envoy)}
 Audit = Callable[[Decision, ForwardRequest | None, str, list[str]], None]
 
+
+# The revision file is looked at no more often than this (seconds): the checks of a busy
+# moment share one stat, and any change (which takes longer to make) is seen by the next.
+STAT_INTERVAL = 0.001
+ADDRESS_LIMIT = 64  # the longest text worth remembering as an address (IPv6 with a zone)
 
 # (dialect, outcome) -> (count one, observe its seconds): prometheus-client's children, bound
 # once by ``web.metrics.Metrics``; called directly, so a check runs no metrics code of ours
@@ -62,6 +67,7 @@ class ForwardAuthEndpoint:
         self.reload = reload
         self.audit = audit
         self._seen: tuple[int, int] | None = None
+        self._next_stat = 0.0
         self.auth_prefix = gate.prefix + "/auth/"
         self._trusted_peers: dict[str, bool] = {}
 
@@ -76,7 +82,9 @@ class ForwardAuthEndpoint:
         request: ForwardRequest | None = None
         try:
             request = self._request(scope, dialect)
-            await self._follow_store()
+            moved = self._store_moved()
+            if moved is not None:
+                await self._follow_store(moved)
             decision: Decision = await self.gate.check(request)
         except BadRequest as exc:
             decision = Invalid(exc.reason)
@@ -100,34 +108,48 @@ class ForwardAuthEndpoint:
     def _request(self, scope: Scope, dialect: ModuleType) -> ForwardRequest:
         """The canonical request, built once: the dialect reads what the proxy asks about,
         the client address comes from the trusted-proxy headers."""
-        peer = (scope.get("client") or ("", 0))[0]
+        client = scope.get("client")
+        peer = client[0] if client else ""
         headers = Headers(scope["headers"], self._trusted(peer))
         raw: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         path = raw.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
         # a websocket scope has no method: an upgrade is a GET
         target = dialect.parse(headers, path, scope.get("method", "GET"))
-        client_ip = client_address(headers, peer, self.is_trusted)
+        client_ip = client_address(headers, peer, self._trusted)
         return ForwardRequest.from_target(target, headers, client_ip)
 
-    async def _follow_store(self) -> None:
-        """One stat of the revision file per check; the apps are reloaded when it moved (a
-        change by the CLI or another worker on this machine is obeyed by the next check)."""
+    def _store_moved(self) -> tuple[int, int] | None:
+        """The revision file's new stamp when it moved, else None: a change by the CLI or
+        another worker on this machine is obeyed by the next check that starts more than
+        ``STAT_INTERVAL`` after it. Under load that is one stat per many checks; a check
+        that follows a change (a commit, a CLI run: each takes longer than the interval)
+        always looks."""
+        now = time.monotonic()
+        if now < self._next_stat:
+            return None
+        self._next_stat = now + STAT_INTERVAL
         try:
             st = os.stat(self.revision_file)
             stamp = (st.st_ino, st.st_mtime_ns)
         except OSError:
             stamp = (0, 0)
-        if stamp != self._seen:
-            await self.reload()
-            self._seen = stamp
+        return None if stamp == self._seen else stamp
 
-    def _trusted(self, peer: str) -> bool:
-        trusted = self._trusted_peers.get(peer)
+    async def _follow_store(self, stamp: tuple[int, int]) -> None:
+        await self.reload()
+        self._seen = stamp
+
+    def _trusted(self, address: str) -> bool:
+        """Whether ``address`` (the peer, or a forwarded hop) is a trusted proxy, remembered;
+        a string too long to be an address is judged afresh (a hop is the client's text)."""
+        trusted = self._trusted_peers.get(address)
         if trusted is None:
-            if len(self._trusted_peers) > 10_000:
-                self._trusted_peers.clear()
-            trusted = self._trusted_peers.setdefault(peer, self.is_trusted(peer))
+            trusted = self.is_trusted(address)
+            if len(address) <= ADDRESS_LIMIT:
+                if len(self._trusted_peers) > 10_000:
+                    self._trusted_peers.clear()
+                self._trusted_peers[address] = trusted
         return trusted
 
     async def _record(self, decision: Decision, request: ForwardRequest | None, name: str) -> None:
@@ -147,11 +169,11 @@ class ForwardAuthEndpoint:
 async def send_answer(scope: Scope, receive: Receive, send: Send, answer: Answer) -> None:
     """``answer`` as an ordinary HTTP response, whether the scope is ``http`` or a WebSocket
     handshake: the same status, headers and body either way."""
-    headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
     if scope["type"] == "http":
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        await send(answer.start or start_message(answer.status, answer.headers, answer.body))
+        await send({"type": "http.response.body", "body": answer.body} if answer.body else EMPTY)
         return
+    headers = [*answer.headers, (b"content-length", str(len(answer.body)).encode())]
     if (await receive())["type"] != "websocket.connect":
         return  # the client left before the handshake finished
     if WEBSOCKET_RESPONSE not in (scope.get("extensions") or {}):
@@ -165,6 +187,7 @@ async def send_answer(scope: Scope, receive: Receive, send: Send, answer: Answer
 
 
 WEBSOCKET_RESPONSE = "websocket.http.response"  # the ASGI "Websocket Denial Response"
+EMPTY = {"type": "http.response.body", "body": b""}
 
 
 @functools.cache  # once per process: the server does not change while it runs

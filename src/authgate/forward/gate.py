@@ -40,7 +40,7 @@ class Gate:
         self.prefix = prefix
         self.tokens = tokens
         self._sessions_by_cookie: dict[tuple[str, int], str] = {}
-        self._tokens: dict[tuple[str, int], tuple[Identity, str, float]] = {}
+        self._tokens: dict[tuple[str, int], tuple[Identity, str, float, Allow]] = {}
 
     def use_keys(self, signer: CookieSigner, tokens: TokenIssuer | None) -> None:
         """Verify cookies and sign tokens with these from now on. What was remembered under
@@ -72,18 +72,26 @@ class Gate:
         return decision
 
     def _with_token(self, allow: Allow, identity: Identity, tokens: TokenIssuer) -> Allow:
-        """The allow with the ``X-authentik-jwt`` value for its session and app."""
+        """The allow with the ``X-authentik-jwt`` value for its session and app. The allow
+        itself is remembered with the token: the next check of the session reuses it (and
+        the answer prepared for it) while nothing it was made of has changed."""
         key = (identity.session_id, allow.app.id)
         kept = self._tokens.get(key)
         now = time.time()
         if kept is not None and kept[0] is identity and now < kept[2]:
-            token = kept[1]
+            made = kept[3]
+            same = made.app is allow.app and made.reason == allow.reason
+            if same and allow.cookie is None and made.cookie is None:
+                return made
+            token, renew_at = kept[1], kept[2]
         else:
             token, expires = tokens.issue(identity, allow.app, now)
+            renew_at = expires - TOKEN_RENEWAL
             if len(self._tokens) >= MEMO_LIMIT:
                 self._tokens.clear()
-            self._tokens[key] = (identity, token, expires - TOKEN_RENEWAL)
-        return Allow(allow.app, identity, allow.reason, token, allow.cookie, allow.decision_id)
+        made = Allow(allow.app, identity, allow.reason, token, allow.cookie, allow.decision_id)
+        self._tokens[key] = (identity, token, renew_at, made)
+        return made
 
     async def identity_for(
         self, cookie_header: str, app: AppView

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from authgate.forward.headers import is_identity_header
@@ -22,9 +22,9 @@ from authgate.forward.paths import UnjudgeablePath, judge_path, split_uri
 # only time). Refusals are never remembered: they are judged every time.
 MEMO_LIMIT = 10_000
 MEMO_KEY_LIMIT = 1024  # longer keys are judged afresh: a memo must not hoard memory
-_hosts: dict[str, str | None] = {}
+_hosts: dict[str, str] = {}
 _paths: dict[str, str] = {}
-_plain_header_names: set[str] = set()
+_plain_header_names: dict[bytes, str] = {}  # raw name -> lower case, never a refused one
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -118,22 +118,52 @@ def parse_address(text: str) -> Address | None:
 
 class Headers:
     """Lower-cased request headers; repeated names are remembered, not merged silently.
-    ``trusted`` says whether they came from a trusted proxy, whose forwarded headers count."""
+    ``trusted`` says whether they came from a trusted proxy, whose forwarded headers count.
 
-    __slots__ = ("repeated", "trusted", "values")
+    Read in one pass: a header name seen before costs one dict lookup (its lower-cased form
+    is remembered, bounded); a name in a refused identity family (``forged_identity``) is
+    noticed in the same pass and never remembered."""
 
-    def __init__(self, raw: list[tuple[bytes, bytes]], trusted: bool = False) -> None:
+    __slots__ = ("forged", "repeated", "trusted", "values")
+
+    def __init__(self, raw: Iterable[tuple[bytes, bytes]], trusted: bool = False) -> None:
         self.trusted = trusted
-        self.values: dict[str, str] = {}
+        self.forged: str | None = None
         self.repeated: set[str] = set()
-        for name_b, value_b in raw:
-            name = name_b.decode("latin-1").lower()
-            value = value_b.decode("latin-1")
-            if name in self.values:
-                self.repeated.add(name)
-                self.values[name] += ", " + value
+        known = _plain_header_names
+        if isinstance(raw, list):
+            # the usual case: every name read before, none twice
+            try:
+                self.values = {known[name]: value.decode("latin-1") for name, value in raw}
+            except KeyError:
+                pass
             else:
-                self.values[name] = value
+                if len(self.values) == len(raw):
+                    return
+        values: dict[str, str] = {}
+        self.values = values
+        for name_b, value_b in raw:
+            name = known.get(name_b)
+            if name is None:
+                name = self._learn(name_b)
+            if name in values:
+                self.repeated.add(name)
+                values[name] += ", " + value_b.decode("latin-1")
+            else:
+                values[name] = value_b.decode("latin-1")
+
+    def _learn(self, raw_name: bytes) -> str:
+        """The lower-cased name; remembered unless it is an identity header (noted)."""
+        name = raw_name.decode("latin-1").lower()
+        if is_identity_header(name):
+            if self.forged is None:
+                self.forged = name
+            return name
+        if len(raw_name) <= MEMO_KEY_LIMIT:
+            if len(_plain_header_names) >= MEMO_LIMIT:
+                _plain_header_names.clear()
+            _plain_header_names[raw_name] = name
+        return name
 
     def get(self, name: str) -> str | None:
         return self.values.get(name)
@@ -146,15 +176,7 @@ class Headers:
 
     def forged_identity(self) -> str | None:
         """The first identity header name a client tried to send, in any case or with ``_``."""
-        for name in self.values:
-            if name in _plain_header_names:
-                continue
-            if is_identity_header(name):
-                return name
-            if len(_plain_header_names) >= MEMO_LIMIT:
-                _plain_header_names.clear()
-            _plain_header_names.add(name)
-        return None
+        return self.forged
 
 
 def is_browser(headers: Headers) -> bool:
@@ -183,14 +205,15 @@ def client_address(headers: Headers, peer: str, is_trusted: Callable[[str], bool
 
 
 def _canonical_host(raw: str) -> str | None:
-    """``hosts.canonical_host``, remembered."""
-    try:
-        return _hosts[raw]
-    except KeyError:
-        pass
-    if len(_hosts) >= MEMO_LIMIT:
-        _hosts.clear()
-    host = _hosts[raw] = canonical_host(raw)
+    """``hosts.canonical_host``, remembered (a refusal is judged afresh every time)."""
+    host = _hosts.get(raw)
+    if host is not None:
+        return host
+    host = canonical_host(raw)
+    if host is not None and len(raw) <= MEMO_KEY_LIMIT:
+        if len(_hosts) >= MEMO_LIMIT:
+            _hosts.clear()
+        _hosts[raw] = host
     return host
 
 

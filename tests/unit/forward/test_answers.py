@@ -58,6 +58,27 @@ def test_an_allow_carries_every_identity_header_and_the_token() -> None:
     assert header(stripped, b"x-authentik-username") == b""
 
 
+def test_an_allow_is_sent_as_prepared_and_a_cookie_never_sticks_to_it() -> None:
+    """The allow of a session is made once and sent as it is; an app that gets a Cookie
+    header back has it added to its own answer, never to the one other checks reuse."""
+    answer = nginx.render(ALLOW, False)
+    assert nginx.render(ALLOW, False).start is answer.start is not None
+    assert answer.start["status"] == 200
+    assert answer.start["headers"] == [*answer.headers, (b"content-length", b"0")]
+    with_cookie = Allow(WIKI, ALLOW.identity, ALLOW.reason, ALLOW.token, "theme=dark")
+    assert header(to_client(with_cookie, True), b"cookie") == b"theme=dark"
+    assert header(nginx.render(ALLOW, False), b"cookie") is None
+    assert b"cookie" not in dict(answer.start["headers"])  # type: ignore[arg-type]
+
+
+def test_a_new_identity_or_token_gets_a_new_answer() -> None:
+    again = nginx.render(Allow(WIKI, user("alice", "ops"), "x", "jwt-value"), False)
+    assert header(again, b"x-authentik-groups") == b"ops"
+    renewed = nginx.render(Allow(WIKI, ALLOW.identity, ALLOW.reason, "jwt-2"), False)
+    assert header(renewed, b"x-authentik-jwt") == b"jwt-2"
+    assert header(nginx.render(ALLOW, False), b"x-authentik-jwt") == b"jwt-value"
+
+
 @pytest.mark.parametrize(
     ("decision", "status", "body"),
     [

@@ -222,6 +222,25 @@ def test_forged_identity_names_in_any_spelling() -> None:
     assert ingress.forged_identity() is None
 
 
+def test_a_name_read_before_never_hides_an_identity_header_in_another_spelling() -> None:
+    """Header names are remembered from request to request; an identity header is refused
+    every time, whatever was read before and in whatever case or spelling it comes."""
+    for _ in range(3):
+        plain = Headers([(b"Accept", b"*/*"), (b"X-Original-URL", b"http://a/"), (b"x-user", b"")])
+        assert plain.get("x-original-url") == "http://a/" and plain.get("accept") == "*/*"
+        assert plain.forged_identity() == "x-user"
+        for name in (b"Remote-User", b"remote-user", b"REMOTE_USER", b"x-Authentik-Jwt"):
+            sent = Headers([(b"accept", b"*/*"), (name, b"admin"), (b"cookie", b"a=1")])
+            assert sent.forged_identity() == name.decode().lower()
+            assert sent.get("cookie") == "a=1"
+
+
+def test_a_header_sent_twice_in_two_spellings_is_one_repeated_header() -> None:
+    sent = Headers([(b"X-Original-URL", b"http://a/"), (b"x-original-url", b"http://b/")], True)
+    with pytest.raises(BadRequest, match="more than once"):
+        nginx.parse(sent, "/", "GET")
+
+
 # -- from_url ---------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from typing import Protocol
 from authgate.forward.decision import (
     Allow,
     Challenge,
+    CredentialRefused,
     Decision,
     Deny,
     Redirect,
@@ -64,7 +65,22 @@ def allow(decision: Allow) -> Answer:
     headers = [*_identity_headers(decision), NO_STORE]
     if decision.cookie is not None:
         headers.append((b"cookie", decision.cookie.encode("latin-1", "replace")))
+    if decision.authorization is not None:
+        headers += upstream_authorization(decision.authorization)
     return Answer(200, headers)
+
+
+ENVOY_REMOVE = b"x-envoy-auth-headers-to-remove"
+
+
+def upstream_authorization(value: str) -> list[tuple[bytes, bytes]]:
+    """What the upstream's Authorization becomes: the client's own value handed back (the
+    proxies that list Authorization drop it otherwise), or, when authgate used the
+    credential up, no value (nginx, Traefik and Caddy then send none) and Envoy told to
+    remove it."""
+    if value:
+        return [(b"authorization", value.encode("latin-1", "replace"))]
+    return [(ENVOY_REMOVE, b"authorization")]
 
 
 def _identity_headers(decision: Allow) -> list[tuple[bytes, bytes]]:
@@ -83,6 +99,10 @@ def to_client(decision: Decision, browser: bool) -> Answer:
     """Traefik, Caddy and Envoy: 200, 302 for a browser, 401 JSON for a script, 403, 404, 400."""
     if isinstance(decision, Allow):
         return allow(decision)
+    if isinstance(decision, CredentialRefused):
+        from authgate.forward.credentials import refusal_answer
+
+        return refusal_answer(decision)
     if isinstance(decision, Challenge):
         extra = [(b"set-cookie", decision.clear_cookie.encode())] if decision.clear_cookie else []
         if browser:

@@ -5,12 +5,15 @@ redirect; a credential authgate does not know leaves a browser's cookie in charg
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
 from authgate.accounts.api_credentials import issue
@@ -19,6 +22,7 @@ from authgate.storage import models as m
 from authgate.storage.store import now
 from tests.functional.conftest import PASSWORD, Harness
 from tests.functional.dialects import DIALECTS, ask
+from tests.functional.test_fuzz import call as fuzz_call
 
 SCRIPT = {"accept": "application/json"}
 
@@ -179,3 +183,51 @@ async def test_a_bypass_path_ignores_the_credential_but_never_hands_ours_on(
     result = await harness.check("app1.test", "/public/x", **bearer("agt_not_even_valid"))
     assert result.status_code == 200
     assert "authorization" not in result.headers
+
+
+LATIN1 = st.characters(min_codepoint=0, max_codepoint=255)
+AUTHORIZATIONS = st.one_of(
+    st.text(LATIN1, max_size=60),
+    st.tuples(
+        st.sampled_from(["Bearer ", "bearer  ", "Basic ", "BASIC ", "Bearer agt_", "Digest "]),
+        st.text(LATIN1, max_size=60),
+    ).map("".join),
+    st.tuples(st.text(max_size=20), st.text(max_size=40)).map(
+        lambda pair: "Basic " + base64.b64encode(f"{pair[0]}:agp-{pair[1]}".encode()).decode()
+    ),
+)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_any_authorization_value_is_refused_never_a_500(
+    sync_harness: Harness, dialect: str
+) -> None:
+    """Hypothesis against the endpoint: whatever a client puts in Authorization, a check
+    without a session is refused (401, or 302 to the login for what may be an app's own
+    credential on the dialects that redirect), never allowed, never a 5xx."""
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(AUTHORIZATIONS)
+    def judge(value: str) -> None:
+        status = fuzz_ask(sync_harness, dialect, value)
+        assert status in (302, 401, 400), (value, status)
+        if dialect == "nginx":
+            assert status == 401, (value, status)
+
+    judge()
+
+
+def fuzz_ask(harness: Harness, dialect: str, authorization: str) -> int:
+    base = "/outpost.goauthentik.io/auth/"
+    headers = [(b"authorization", authorization.encode("latin-1"))]
+    if dialect == "nginx":
+        headers.append((b"x-original-url", b"http://app1.test/x"))
+        path = base + "nginx"
+    elif dialect == "envoy":
+        headers.append((b"host", b"app1.test"))
+        path = base + "envoy/x"
+    else:
+        headers += [(b"x-forwarded-host", b"app1.test"), (b"x-forwarded-uri", b"/x")]
+        path = base + dialect
+    loop = asyncio.get_event_loop()
+    return loop.run_until_complete(fuzz_call(harness.app, path, headers))

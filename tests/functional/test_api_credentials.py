@@ -114,6 +114,9 @@ async def test_basic_takes_an_app_password_never_the_real_password(
     spaced = "AGP-" + issued.secret[4:].upper().replace("-", " ")  # as a person might type it
     typed = await ask(client, dialect, "GET", "app1.test", "/", basic("alice", spaced))
     assert typed.response.status_code == 200
+    token = await token_for(harness)  # a token is a Basic password too (git), any user name
+    as_basic = await ask(client, dialect, "GET", "app1.test", "/", basic("x-token", token))
+    assert as_basic.response.headers["x-authentik-username"] == "alice"
     for user, password in [("bob", issued.secret), ("alice", PASSWORD)]:
         result = await ask(client, dialect, "GET", "app1.test", "/", basic(user, password))
         refused(result.response, "Basic")

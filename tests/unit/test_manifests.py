@@ -54,7 +54,7 @@ def test_ingress_nginx_lists_every_identity_header_and_not_set_cookie() -> None:
     main = next(i for i in ingresses if i["metadata"]["name"] == "grafana")  # type: ignore[index]
     notes = main["metadata"]["annotations"]  # type: ignore[index]
     listed = notes["nginx.ingress.kubernetes.io/auth-response-headers"].split(",")
-    assert listed == list(IDENTITY_HEADERS)
+    assert listed == [*IDENTITY_HEADERS, "Authorization"]
     assert "Set-Cookie" not in listed
     signin = notes["nginx.ingress.kubernetes.io/auth-signin"]
     assert (
@@ -148,7 +148,7 @@ def test_envoy_gateway_security_policy_sends_the_cookie_and_returns_every_header
     ext = policy["spec"]["extAuth"]  # type: ignore[index]
     assert "cookie" in ext["headersToExtAuth"]
     assert ext["http"]["path"] == "/outpost.goauthentik.io/auth/envoy"
-    assert ext["http"]["headersToBackend"] == list(IDENTITY_HEADERS)
+    assert ext["http"]["headersToBackend"] == [*IDENTITY_HEADERS, "Authorization"]
     assert policy["spec"]["targetRefs"] == [  # type: ignore[index]
         {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "grafana"}
     ]
@@ -181,7 +181,7 @@ def test_traefik_gateway_filter_names_a_middleware_in_the_route_namespace() -> N
 
 def test_nginx_block_copies_every_identity_header() -> None:
     text = TARGETS["nginx"].render(WIKI_LAN)
-    for header in IDENTITY_HEADERS:
+    for header in [*IDENTITY_HEADERS, "Authorization"]:
         assert f"proxy_set_header {header} " in text
     assert "proxy_pass_request_body off;" in text
     assert 'proxy_set_header Content-Length "";' in text
@@ -190,7 +190,7 @@ def test_nginx_block_copies_every_identity_header() -> None:
 
 def test_caddy_copies_every_identity_header() -> None:
     text = TARGETS["caddy"].render(WIKI_LAN)
-    assert "copy_headers " + " ".join(IDENTITY_HEADERS) in text
+    assert "copy_headers " + " ".join([*IDENTITY_HEADERS, "Authorization"]) in text
     assert "handle /outpost.goauthentik.io/* {" in text
 
 
@@ -239,7 +239,9 @@ def _copied(target: str, spec: s.Spec) -> list[str]:
     """The header names the output has the proxy copy from authgate's answer."""
     text = TARGETS[target].render(spec)
     if target == "nginx":
-        return re.findall(r"proxy_set_header (\S+) \$authgate_\w+_(?:h\d+|upstream_cookie);", text)
+        return re.findall(
+            r"proxy_set_header (\S+) \$authgate_\w+_(?:h\d+|authorization|upstream_cookie);", text
+        )
     if target == "caddy":
         (line,) = [ln.split()[1:] for ln in text.splitlines() if "copy_headers" in ln]
         return line
@@ -269,12 +271,12 @@ STRIP_CASES = [
 
 @pytest.mark.parametrize(("target", "spec"), STRIP_CASES)
 def test_strip_cookie_copies_cookie_and_every_identity_header(target: str, spec: s.Spec) -> None:
-    assert _copied(target, stripping(spec)) == [*IDENTITY_HEADERS, "Cookie"]
+    assert _copied(target, stripping(spec)) == [*IDENTITY_HEADERS, "Authorization", "Cookie"]
 
 
 @pytest.mark.parametrize(("target", "spec"), STRIP_CASES)
 def test_without_strip_cookie_cookie_is_never_copied(target: str, spec: s.Spec) -> None:
-    assert _copied(target, spec) == list(IDENTITY_HEADERS)
+    assert _copied(target, spec) == [*IDENTITY_HEADERS, "Authorization"]
     assert "strip_cookie" not in TARGETS[target].render(spec)
 
 
@@ -359,7 +361,8 @@ def test_nginx_auth_cache_keys_on_everything_the_decision_reads() -> None:
         "$remote_addr",
         "$http_host",
         "$request_uri",
-        "$http_cookie",  # the whole header, last: the only part that can hold a space
+        "$http_authorization",  # API tokens and app passwords: every byte of them
+        "$http_cookie",  # the whole header, last: with Authorization, the parts with spaces
     ]
     assert nginx_directives(text, "proxy_cache_valid") == ["200 1s"]  # only the allow
     assert nginx_directives(text, "proxy_cache") == ["authgate_wiki_cache"]

@@ -83,9 +83,10 @@ def test_strip_cookie_flag_with_url(tmp_path: Path) -> None:
     args = ["wiki", "--url", "http://wiki.lan", "--target", "caddy", "--backend", "127.0.0.1:3"]
     result = authgate(tmp_path, "manifests", *args, "--strip-cookie")
     assert result.returncode == 0, result.stderr
-    assert "X-Auth-Request-Groups Cookie" in result.stdout
+    assert "X-Auth-Request-Groups Authorization Cookie" in result.stdout
     without = authgate(tmp_path, "manifests", *args)
-    assert "Cookie\n" not in without.stdout and "X-Auth-Request-Groups\n" in without.stdout
+    assert " Cookie\n" not in without.stdout
+    assert "X-Auth-Request-Groups Authorization\n" in without.stdout
 
 
 def test_strip_cookie_middleware(tmp_path: Path) -> None:

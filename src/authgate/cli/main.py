@@ -24,6 +24,8 @@ SUBCOMMANDS = {
     "doctor": ("authgate.cli.doctor", "doctor"),
     "import": ("authgate.cli.imports", "import_"),
     "keys": ("authgate.cli.keys", "keys"),
+    "token": ("authgate.cli.tokens", "token"),
+    "app-password": ("authgate.cli.tokens", "app_password"),
 }
 
 

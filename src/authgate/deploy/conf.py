@@ -37,12 +37,23 @@ class Comment:
 Item = Directive | Blank | Comment
 
 
+class Verbatim(str):
+    """An argument written exactly as given, quotes and all (one line, printable): for a
+    literal the generator wrote itself, such as a JSON body in single quotes."""
+
+    __slots__ = ()
+
+
+def _arg(value: str | int) -> str:
+    return value if isinstance(value, str) else str(value)
+
+
 def d(name: str, *args: str | int, comment: str = "") -> Directive:
-    return Directive(name, tuple(str(a) for a in args), None, comment)
+    return Directive(name, tuple(_arg(a) for a in args), None, comment)
 
 
 def block(name: str, *args: str | int, body: list[Item], comment: str = "") -> Directive:
-    return Directive(name, tuple(str(a) for a in args), tuple(body), comment)
+    return Directive(name, tuple(_arg(a) for a in args), tuple(body), comment)
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,8 @@ class Dialect:
     bare: re.Pattern[str] = field(repr=False)
 
     def quote(self, arg: str) -> str:
+        if isinstance(arg, Verbatim) and arg.isprintable():
+            return str(arg)
         if any(ch in arg for ch in '\r\n"\\') or not arg.isprintable():
             raise SpecError(f"{arg!r} cannot be written into a config file")
         return arg if self.bare.match(arg) else f'"{arg}"'

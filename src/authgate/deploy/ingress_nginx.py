@@ -37,10 +37,13 @@ KEEPALIVE = {
 }
 #: --auth-cache's key: everything the decision depends on. Annotation values take no
 #: separators, so the order parts them: the method (upper case), scheme (lower case), the
-#: client's address (no letters beyond hex), then the whole Cookie header, the Host (no
-#: '/') and the path and query (from the first '/'). Only the Cookie/Host boundary can move,
-#: and only into another Host authgate answers as this app.
-CACHE_KEY = "$request_method$scheme$remote_addr$http_cookie$http_host$request_uri"
+#: client's address (no letters beyond hex), then the whole Authorization and Cookie
+#: headers, the Host (no '/') and the path and query (from the first '/'). Only the
+#: boundaries around the two headers can move: every byte of both credentials stays in the
+#: key either way, and a Host can only shift into another Host authgate answers as this app.
+CACHE_KEY = (
+    "$request_method$scheme$remote_addr$http_authorization$http_cookie$http_host$request_uri"
+)
 
 
 def _annotations(values: dict[str, str]) -> dict[str, str]:

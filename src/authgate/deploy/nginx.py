@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from authgate.deploy import conf
-from authgate.deploy.conf import Blank, Comment, Item, block, d
+from authgate.deploy.conf import Blank, Comment, Item, Verbatim, block, d
 from authgate.deploy.spec import COOKIE, OUTPOST, Spec, SpecError
 from authgate.forward.headers import IDENTITY_HEADERS
 
@@ -80,10 +80,13 @@ def _cache_path(spec: Spec) -> Item:
 
 #: everything the check's decision depends on, for the cache key: the original URL (scheme,
 #: host, path and query), the method, the client's address (network rules) and the whole
-#: Cookie header (never one cookie: two of one name may read differently here and there).
-#: Spaces part them: nginx refuses a space in the request line and in Host, so only the
-#: last part (the Cookie header) can hold one and no two requests share a key by a shift.
-CACHE_KEY = "$scheme $request_method $remote_addr $http_host $request_uri $http_cookie"
+#: Cookie header (never one cookie: two of one name may read differently here and there),
+#: and the Authorization header (API tokens, app passwords). Spaces part them: nginx refuses
+#: a space in the request line and in Host, so only the last two parts can hold one, and
+#: a shift between them still keeps every byte of both credentials in the key.
+CACHE_KEY = (
+    "$scheme $request_method $remote_addr $http_host $request_uri $http_authorization $http_cookie"
+)
 
 
 def _cache(spec: Spec) -> list[Item]:
@@ -167,12 +170,19 @@ def _app_location(spec: Spec) -> Item:
             d("auth_request", AUTH_LOCATION),
             d("auth_request_set", cookie, "$upstream_http_set_cookie"),
             d("add_header", "Set-Cookie", cookie),
+            d(
+                "auth_request_set",
+                _var(spec, "www_authenticate"),
+                "$upstream_http_www_authenticate",
+            ),
+            d("auth_request_set", _var(spec, "error"), "$upstream_http_x_authgate_error"),
             d("error_page", 401, "=", "@authgate_signin"),
             Blank(),
             Comment(
                 "every identity header, copied from authgate's answer (a client's own is replaced)"
             ),
             *headers,
+            *_authorization_from_answer(spec),
             *_cookie_from_answer(spec),
             Blank(),
             d("proxy_pass", f"http://{spec.backend.hostport}"),
@@ -201,13 +211,39 @@ def _cookie_from_answer(spec: Spec) -> list[Item]:
     ]
 
 
+def _authorization_from_answer(spec: Spec) -> list[Item]:
+    value = _var(spec, "authorization")
+    return [
+        Blank(),
+        Comment(
+            "Authorization from authgate's answer: none after an authgate token or app\n"
+            "password (the app never sees it), the client's own value otherwise"
+        ),
+        d("auth_request_set", value, "$upstream_http_authorization"),
+        d("proxy_set_header", "Authorization", value),
+    ]
+
+
 def _signin_location(spec: Spec) -> Item:
+    challenge = _var(spec, "www_authenticate")
     return block(
         "location",
         "@authgate_signin",
-        comment="Not signed in (401): to the login, with the original URI as rd.",
+        comment="401: a refused token or app password (authgate's answer has WWW-Authenticate)\n"
+        "gets the 401 with it; anyone else is not signed in: to the login, with the original\n"
+        "URI as rd.",
         body=[
             d("internal"),
+            d("default_type", "application/json"),
+            block(
+                "if",
+                f"({challenge})",
+                comment="(auth_request has copied authgate's WWW-Authenticate already)",
+                body=[
+                    d("add_header", "Cache-Control", "no-store", "always"),
+                    d("return", 401, Verbatim(f'\'{{"error":"{_var(spec, "error")}"}}\'')),
+                ],
+            ),
             d("add_header", "Set-Cookie", _var(spec, "cookie")),
             d("return", 302, f"{spec.app.signin_url}?rd=$request_uri"),
         ],

@@ -21,6 +21,9 @@ DEFAULT_LOCAL_AUTH_SERVICE = "http://127.0.0.1:9000"
 #: authgate's answer to a check for an app with strip_cookie carries the browser's Cookie
 #: without authgate's own cookies; the proxy puts it in place of the upstream's Cookie.
 COOKIE = "Cookie"
+#: copied from the answer like an identity header: authgate's own tokens and app passwords
+#: never reach the app (the answer has none), an app's own Authorization comes back in it
+AUTHORIZATION = "Authorization"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -142,8 +145,9 @@ class Spec:
 
     def upstream_headers(self) -> list[str]:
         """The headers the proxy copies from authgate's answer into the upstream request:
-        every identity header, and ``Cookie`` for an app with ``strip_cookie``."""
-        return [*IDENTITY_HEADERS, *([COOKIE] if self.strip_cookie else [])]
+        every identity header, ``Authorization`` (authgate's own credentials stop at the
+        proxy) and ``Cookie`` for an app with ``strip_cookie``."""
+        return [*IDENTITY_HEADERS, AUTHORIZATION, *([COOKIE] if self.strip_cookie else [])]
 
 
 def parse_app(slug: str, url: str) -> App:

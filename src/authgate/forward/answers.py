@@ -13,6 +13,7 @@ from typing import Protocol
 from authgate.forward.decision import (
     Allow,
     Challenge,
+    CredentialRefused,
     Decision,
     Deny,
     Redirect,
@@ -85,10 +86,27 @@ def allow(decision: Allow) -> Answer:
         ready = kept[2]
     else:
         ready = _prepare_allow(decision)
-    if decision.cookie is None:
+    if decision.cookie is None and decision.authorization is None:
         return ready
-    cookie = (b"cookie", decision.cookie.encode("latin-1", "replace"))
-    return Answer(200, [*ready.headers, cookie])
+    headers = list(ready.headers)
+    if decision.cookie is not None:
+        headers.append((b"cookie", decision.cookie.encode("latin-1", "replace")))
+    if decision.authorization is not None:
+        headers += upstream_authorization(decision.authorization)
+    return Answer(200, headers)
+
+
+ENVOY_REMOVE = b"x-envoy-auth-headers-to-remove"
+
+
+def upstream_authorization(value: str) -> list[tuple[bytes, bytes]]:
+    """What the upstream's Authorization becomes: the client's own value handed back (the
+    proxies that list Authorization drop it otherwise), or, when authgate used the
+    credential up, no value (nginx, Traefik and Caddy then send none) and Envoy told to
+    remove it."""
+    if value:
+        return [(b"authorization", value.encode("latin-1", "replace"))]
+    return [(ENVOY_REMOVE, b"authorization")]
 
 
 def _prepare_allow(decision: Allow) -> Answer:
@@ -108,6 +126,10 @@ def to_client(decision: Decision, browser: bool) -> Answer:
     """Traefik, Caddy and Envoy: 200, 302 for a browser, 401 JSON for a script, 403, 404, 400."""
     if isinstance(decision, Allow):
         return allow(decision)
+    if isinstance(decision, CredentialRefused):
+        from authgate.forward.credentials import refusal_answer
+
+        return refusal_answer(decision)
     if isinstance(decision, Challenge):
         extra = [(b"set-cookie", decision.clear_cookie.encode())] if decision.clear_cookie else []
         if browser:

@@ -27,6 +27,10 @@ class Allow:
     token: str = ""  # the X-authentik-jwt value
     cookie: str | None = None  # the Cookie the upstream should get (apps with strip_cookie)
     decision_id: str = ""  # a plain allow is not recorded, so it needs no id
+    # the Authorization the upstream gets: None: no credential was involved (nothing said);
+    # "": a credential of authgate's was used up here, the upstream must not see it; else
+    # the client's own value, handed back (proxies that list Authorization drop it otherwise)
+    authorization: str | None = None
 
     outcome: ClassVar[str] = "allow"
     event: ClassVar[str] = "access_allowed"
@@ -110,7 +114,27 @@ class Redirect:
     identity: ClassVar[None] = None
 
 
-Decision = Allow | Challenge | Deny | UnknownHost | Invalid | Unavailable | Redirect
+@dataclass(frozen=True, slots=True)
+class CredentialRefused:
+    """A credential in Authorization (Bearer/Basic) that does not let the request through:
+    401 with WWW-Authenticate, or 403 when it is good but the app's policy refuses its user.
+    Never a redirect: whoever sent it is a script, not a person at a login page."""
+
+    app: AppView | None
+    identity: Identity | None
+    reason: str
+    error: str = "invalid_token"  # RFC 6750: invalid_token | invalid_request | insufficient_scope
+    scheme: str = "Bearer"  # the scheme of the credential, for WWW-Authenticate
+    status: int = 401
+    decision_id: str = field(default_factory=new_decision_id)
+
+    outcome: ClassVar[str] = "credential refused"
+    event: ClassVar[str] = "credential_refused"
+
+
+Decision = (
+    Allow | Challenge | Deny | UnknownHost | Invalid | Unavailable | Redirect | CredentialRefused
+)
 
 
 def decision_line(

@@ -10,10 +10,12 @@ itself is asked of the session cache every time, so a revoked session ends at on
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from authgate.forward.apps import AppIndex
 from authgate.forward.cookies import CookieSigner, app_cookie_name, read_cookie
+from authgate.forward.credential_check import check_with_credential
+from authgate.forward.credentials import CredentialVerifier
 from authgate.forward.decision import Allow, Decision
 from authgate.forward.model import AppView, Identity
 from authgate.forward.policy import CookieState, Trace, decide, needs_session
@@ -33,8 +35,10 @@ class Gate:
         signer: CookieSigner,
         prefix: str,
         tokens: TokenIssuer | None = None,
+        verifiers: Sequence[CredentialVerifier] = (),
     ) -> None:
         self._index = AppIndex()
+        self.verifiers = list(verifiers)  # asked in order about a Bearer or Basic credential
         self.sessions = sessions
         self.signer = signer
         self.prefix = prefix
@@ -61,6 +65,8 @@ class Gate:
         return self._index
 
     async def check(self, request: ForwardRequest, trace: Trace = None) -> Decision:
+        if request.authorization:
+            return await check_with_credential(self, request, trace)
         found = self._index.by_host.get(request.host) if trace is None else None
         app = found if isinstance(found, AppView) else self._index.find(request, trace)
         identity, state = None, CookieState.ABSENT
@@ -70,6 +76,12 @@ class Gate:
         if isinstance(decision, Allow) and decision.identity is not None and self.tokens:
             return self._with_token(decision, decision.identity, self.tokens)
         return decision
+
+    def with_token(self, allow: Allow) -> Allow:
+        """The allow with its ``X-authentik-jwt`` (unchanged without an identity or issuer)."""
+        if allow.identity is None or self.tokens is None:
+            return allow
+        return self._with_token(allow, allow.identity, self.tokens)
 
     def _with_token(self, allow: Allow, identity: Identity, tokens: TokenIssuer) -> Allow:
         """The allow with the ``X-authentik-jwt`` value for its session and app. The allow

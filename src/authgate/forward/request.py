@@ -60,6 +60,7 @@ class ForwardRequest:
     preflight: bool = False  # a CORS preflight: OPTIONS with Origin and the request method
     referer: str = ""  # for a script's 401: the page it was loaded by, to return to after login
     can_redirect: bool = True  # False for nginx: it relays only 2xx, 401 and 403
+    authorization: str = ""  # the raw Authorization header: a credential (forward.credentials)
 
     @classmethod
     def from_target(cls, target: Target, headers: Headers, client_ip: str) -> ForwardRequest:
@@ -91,6 +92,7 @@ class ForwardRequest:
             and bool(headers.get("access-control-request-method")),
             referer=(headers.get("referer") or "")[:2048],
             can_redirect=target.can_redirect,
+            authorization=headers.single("authorization") or "",
         )
 
     @classmethod

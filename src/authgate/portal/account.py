@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from authgate.portal import account_password, account_sessions
+from authgate.portal import account_credentials, account_password, account_sessions
 from authgate.portal.account_section import Account, Act, Gather, Refusal, signed_in_account
 from authgate.portal.forms import csrf_ok, page, read_form, redirect
 from authgate.portal.passkeys_section import passkeys_section
@@ -34,6 +34,7 @@ SECTIONS: tuple[tuple[str, Gather], ...] = (
     ("account_two_factor.html", two_factor_section),
     ("account_passkeys.html", passkeys_section),
     ("account_sessions.html", account_sessions.gather),
+    ("account_credentials.html", account_credentials.gather),
 )
 
 # what a section's form may say after it acted (``?notice=<key>``); nothing else is shown
@@ -55,6 +56,7 @@ NOTICES: dict[str, str] = {
     "passwordless_needs_passkey": "Register a passkey first.",
     **account_password.NOTICES,
     **account_sessions.NOTICES,
+    **account_credentials.NOTICES,
 }
 
 EXPIRED_FORM = "The form expired. Please try again."
@@ -119,6 +121,10 @@ ROUTES = [
     Route("/account", account_page, methods=["GET"]),
     *(
         Route(path, account_form(section, act), methods=["POST"])
-        for path, section, act in (*account_password.FORMS, *account_sessions.FORMS)
+        for path, section, act in (
+            *account_password.FORMS,
+            *account_sessions.FORMS,
+            *account_credentials.FORMS,
+        )
     ),
 ]

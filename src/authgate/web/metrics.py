@@ -29,7 +29,16 @@ from starlette.routing import Route
 
 from authgate.web.requests import PageRequest, runtime_of
 
-OUTCOMES = ("allow", "login", "deny", "unknown host", "bad request", "unavailable", "redirect")
+OUTCOMES = (
+    "allow",
+    "login",
+    "deny",
+    "unknown host",
+    "bad request",
+    "unavailable",
+    "redirect",
+    "credential refused",
+)
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 

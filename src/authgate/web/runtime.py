@@ -9,7 +9,7 @@ False and they verify nothing anyone holds."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from authgate.accounts.devices import DeviceTokens
@@ -18,6 +18,7 @@ from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.apps import AppIndex
 from authgate.forward.gate import Gate
+from authgate.forward.issued import IssuedCredentials, IssuedRecord, identity_of
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer
 from authgate.signing import Signing
@@ -54,8 +55,13 @@ class Runtime:
             outage=self.health,
         )
         first = unloaded(settings)
+        self.credentials = IssuedCredentials(issued_loader(self.store))
         self.gate = Gate(
-            self.sessions, first.signing.session, settings.outpost_prefix, first.tokens
+            self.sessions,
+            first.signing.session,
+            settings.outpost_prefix,
+            first.tokens,
+            verifiers=[self.credentials],
         )
         self.keys = ServerKeys(settings, self.gate, first)
         self.pages = Pages(settings)
@@ -78,6 +84,7 @@ class Runtime:
             self.feed,
             self.health,
             self.metrics,
+            self.credentials,
         )
         self.refresh = self.sync.refresh
         self.reload = self.sync.reload
@@ -139,3 +146,25 @@ def shared_sessions(
         generation,
         settings.idle_timeout,
     )
+
+
+def issued_loader(store: Store) -> Callable[[str], Awaitable[IssuedRecord | None]]:
+    """The verifier's view of a stored API token or app password, with its identity."""
+
+    async def load(lookup: str) -> IssuedRecord | None:
+        owner = await store.load_api_credential(lookup)
+        if owner is None:
+            return None
+        user = (owner.user_id, owner.uid, owner.username, owner.email, owner.name)
+        identity = identity_of(lookup, owner.kind, user, owner.groups, owner.expires_at)
+        return IssuedRecord(
+            kind=owner.kind,
+            secret_hash=owner.secret_hash,
+            apps=frozenset(owner.apps),
+            expires_at=owner.expires_at,
+            revoked=owner.revoked,
+            disabled=owner.disabled,
+            identity=identity,
+        )
+
+    return load

@@ -21,6 +21,7 @@ import time
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.gate import Gate
+from authgate.forward.issued import IssuedCredentials
 from authgate.forward.model import with_mfa_default
 from authgate.forward.sessions import SessionCache
 from authgate.storage.changes import ChangeFeed, NoFeed
@@ -50,6 +51,7 @@ class StoreSync:
         feed: ChangeFeed | None = None,
         health: StoreHealth | None = None,
         metrics: Metrics | None = None,
+        credentials: IssuedCredentials | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -60,6 +62,7 @@ class StoreSync:
         self.keys = keys
         self.health = health or StoreHealth(settings.degraded_grace)
         self.metrics = metrics
+        self.credentials = credentials
         self.revision = -1
         self._file = RevisionFile(settings.revision_file)
         self._stamp: Stamp = (-1, -1)
@@ -88,6 +91,8 @@ class StoreSync:
                 log.error("%s; requests for it are refused. Fix: %s", conflict.reason, conflict.fix)
             await self.keys.load(self.store)
             self.sessions.clear()
+            if self.credentials is not None:
+                self.credentials.clear()
             self.revision = revision
             self._stamp = stamp
 
@@ -139,6 +144,9 @@ class StoreSync:
             await self.store.prune_keys()
 
     async def flush(self) -> None:
-        """Write what the check queued: sessions seen since last time, audit events."""
+        """Write what the check queued: sessions and credentials used since last time,
+        audit events."""
         await self.store.touch_sessions(self.sessions.take_touched())
+        if self.credentials is not None:
+            await self.store.touch_api_credentials(self.credentials.take_used())
         await self.audit.flush(self.store)

@@ -8,7 +8,7 @@ can explain itself) except a deny rule judged before login, which is 403.
 from __future__ import annotations
 
 from authgate.forward.answers import NO_STORE, Answer, allow
-from authgate.forward.decision import Allow, Challenge, Decision, Deny
+from authgate.forward.decision import Allow, Challenge, CredentialRefused, Decision, Deny
 from authgate.forward.request import BadRequest, Headers, Target
 
 name = "nginx"
@@ -48,6 +48,12 @@ def _split_url(url: str) -> tuple[str, str]:
 def render(decision: Decision, browser: bool) -> Answer:
     if isinstance(decision, Allow):
         return allow(decision)
+    if isinstance(decision, CredentialRefused):
+        # its WWW-Authenticate tells the generated config to answer 401 itself, not to
+        # send a script to the sign-in page (nginx copies it on a 401, drops the body)
+        from authgate.forward.credentials import refusal_answer
+
+        return refusal_answer(decision)
     if isinstance(decision, Deny) and decision.identity is None:
         return Answer(403, [NO_STORE], b"access denied\n")
     headers = [NO_STORE]

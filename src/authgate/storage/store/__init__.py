@@ -15,10 +15,16 @@ One object, assembled from one part per concept over a shared base:
 - ``passkeys``: WebAuthn credentials and the single-use challenges handed out for them
 - ``links``: one-time invitation and password-reset links
 - ``keys``: the cookie and JWT signing keys every instance shares, rotation and pruning
+- ``api_credentials``: API tokens and app passwords (hashes), revocation and last use
 """
 
 from __future__ import annotations
 
+from authgate.storage.store.api_credentials import (
+    ApiCredentialInfo,
+    ApiCredentialStore,
+    CredentialOwner,
+)
 from authgate.storage.store.apps import AppStore, BindingChange, RuleSpec, app_view
 from authgate.storage.store.audit import AuditStore
 from authgate.storage.store.base import now
@@ -37,9 +43,11 @@ __all__ = [
     "NAME",
     "SLUG",
     "AccountLink",
+    "ApiCredentialInfo",
     "BindingChange",
     "BrowserSession",
     "Count",
+    "CredentialOwner",
     "Enrolled",
     "LoginCounters",
     "NewPasskey",
@@ -70,6 +78,7 @@ class Store(
     PasskeyStore,
     LinkStore,
     KeyStore,
+    ApiCredentialStore,
 ):
     """Users, groups, apps and rules, sessions and codes, the audit log, the login
     counters, second factors, passkeys, account links and signing keys, over one engine.

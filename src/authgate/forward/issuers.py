@@ -8,8 +8,8 @@ everything is checked or the token is refused: the algorithm (the issuer's list;
 ``kid`` asks for one rate-limited refresh), ``exp``/``nbf``/``iat`` with the issuer's
 leeway, ``aud``, then the first claim rule that matches and the user it names (a missing or
 disabled user is refused). A verified token is remembered until it expires, so a CI job's
-repeated requests cost one dictionary lookup; ``forget`` drops all of that when users,
-groups or the issuer's keys change.
+repeated requests cost one dictionary lookup. All of that is forgotten when the store's
+revision moves (a user disabled, a group changed) or an issuer's keys change.
 """
 
 from __future__ import annotations
@@ -93,13 +93,20 @@ class ExternalIssuers:
         issuers: Sequence[IssuerConfig],
         keys: Mapping[str, IssuerKeySource],
         find_user: FindUser,
+        generation: Callable[[], int] = lambda: 0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._issuers = {config.issuer: config for config in issuers}
         self._keys = keys
         self._find_user = find_user
+        self._generation = generation  # the store's revision: users and groups as of then
+        self._seen: int | None = None
         self._clock = clock
         self._verified: dict[str, tuple[Verified, float]] = {}  # token -> (answer, exp)
+
+    @property
+    def issuers(self) -> list[IssuerConfig]:
+        return list(self._issuers.values())
 
     def forget(self) -> None:
         """Verify every token afresh (users, groups or keys changed)."""
@@ -111,6 +118,10 @@ class ExternalIssuers:
         if not isinstance(credential, Bearer):
             return None
         token = credential.token
+        generation = self._generation()
+        if generation != self._seen:  # a user or a group changed, or this is the first
+            self._seen = generation
+            self.forget()
         kept = self._verified.get(token)
         if kept is not None and self._clock() < kept[1]:
             return kept[0]

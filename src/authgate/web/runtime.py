@@ -13,10 +13,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from authgate.accounts.devices import DeviceTokens
+from authgate.accounts.jwks import JwksKeys
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.apps import AppIndex
 from authgate.forward.gate import Gate
+from authgate.forward.issuers import ExternalIssuers
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer
 from authgate.signing import Signing
@@ -57,6 +59,16 @@ class Runtime:
             self.sessions, first.signing.session, settings.outpost_prefix, first.tokens
         )
         self.keys = ServerKeys(settings, self.gate, first)
+        # machine identities: Bearer JWTs of the configured external issuers (a credential
+        # verifier for the gate); ``issuer_keys.run`` fetches their JWKS in the background
+        self.issuer_keys = JwksKeys(settings.issuers)
+        self.issuers = ExternalIssuers(
+            settings.issuers,
+            self.issuer_keys.by_issuer,
+            self.store.find_user,
+            generation=lambda: self.sync.revision,
+        )
+        self.issuer_keys.on_change = self.issuers.forget
         self.pages = Pages(settings)
         self.login = LoginGuard(
             self.store,

@@ -216,6 +216,7 @@ async def test_a_cache_hit_never_signs(store: Store) -> None:
         assert isinstance(decision, Allow)
         tokens.add(decision.token)
     assert counting.signed == 1 and len(tokens) == 1
+    store.records["app-s"] = SessionRecord(user(), "app", WIKI.id, NOW_PLUS, NOW_PLUS)
     gate.sessions.clear()  # a reload: the session comes back as a new identity
     for _ in range(5):
         assert isinstance(await gate.check(request("/", cookie=cookie("app-s"))), Allow)

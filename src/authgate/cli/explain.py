@@ -63,6 +63,9 @@ def print_refusal(url: str, reason: str) -> None:
 @click.option("--method", default="GET", show_default=True)
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Client address.")
 @click.option("--decision", "decision_id", default="", help="Show a past decision by its id.")
+@click.option(
+    "--issuers", "show_issuers", is_flag=True, help="List the external JWT issuers and rules."
+)
 @json_option
 @click.pass_context
 def explain(
@@ -74,12 +77,19 @@ def explain(
     method: str,
     ip: str,
     decision_id: str,
+    show_issuers: bool,
     as_json: bool,
 ) -> None:
     """Explain a decision: the canonical request, the app, each rule tried, whether the app
-    needs a second factor, the outcome. --amr says how the --user session signed in."""
+    needs a second factor, the outcome. --amr says how the --user session signed in.
+    --issuers lists the external JWT issuers and which user each claim rule maps to."""
     if decision_id:
         show_decision(ctx, decision_id, as_json)
+        return
+    if show_issuers:
+        from authgate.cli.issuers import show_issuers as show
+
+        show(ctx, as_json)
         return
     if not url:
         fail("give --url URL (or --decision ID)")

@@ -12,6 +12,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from authgate.accounts.jwks import IssuerKeys
 from authgate.config.issuers import IssuerConfig, parse_issuers
@@ -299,3 +301,68 @@ def test_peek_reads_iss_without_trusting_it() -> None:
     assert peek_issuer(sign()) == ISS
     assert peek_issuer("x.y") is None and peek_issuer("a.b.c") is None
     assert peek_issuer(sign(iss=None)) is None
+
+
+def _b64(data: bytes) -> str:
+    from base64 import urlsafe_b64encode
+
+    return urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header=st.fixed_dictionaries(
+        {"alg": st.sampled_from(["ES256", "none", "HS256", "RS256"]) | _json_values},
+        optional={
+            "kid": st.just("a") | _json_values,
+            "crit": _json_values,
+            "jku": st.just("https://evil.example.com/jwks"),
+        },
+    ),
+    extra=st.dictionaries(st.sampled_from(["aud", "exp", "iat", "nbf", "sub"]), _json_values),
+    signature=st.binary(max_size=80),
+)
+async def test_hostile_tokens_of_a_configured_issuer_are_refused_never_raised(
+    header: dict[str, Any], extra: dict[str, Any], signature: bytes
+) -> None:
+    """Whatever header, claims and signature: refused (or not ours), never an exception."""
+    import json
+
+    gate, _, _ = verifier()
+    payload = {**claims(), **extra, "iss": ISS}
+    parts = [json.dumps(header).encode(), json.dumps(payload).encode(), signature]
+    answer = await check(gate, ".".join(_b64(part) for part in parts))
+    assert answer is None or isinstance(answer, Refused)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+async def test_any_bearer_text_is_refused_or_not_ours(token: str) -> None:
+    gate, _, _ = verifier()
+    answer = await check(gate, token)
+    assert answer is None or isinstance(answer, Refused)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    extra=st.dictionaries(
+        st.sampled_from(["aud", "exp", "iat", "nbf", "sub", "repository", "ref"]), _json_values
+    )
+)
+async def test_hostile_claims_under_a_good_signature_are_judged_never_raised(
+    extra: dict[str, Any],
+) -> None:
+    """Signed by the issuer's own key, but with claims of any shape: a clean answer."""
+    gate, _, _ = verifier()
+    token = jwt.encode({**claims(), **extra}, KEY_A, algorithm="ES256", headers={"kid": "a"})
+    answer = await check(gate, token)
+    assert isinstance(answer, Verified | Refused)
+    if isinstance(answer, Verified):  # then the claims were really fine
+        assert answer.identity.expires_at > time.time()

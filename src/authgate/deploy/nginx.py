@@ -7,7 +7,7 @@ import re
 
 from authgate.deploy import conf
 from authgate.deploy.conf import Blank, Comment, Item, block, d
-from authgate.deploy.spec import COOKIE, OUTPOST, Spec, SpecError
+from authgate.deploy.spec import AUTHORIZATION, COOKIE, OUTPOST, Spec, SpecError
 from authgate.forward.headers import IDENTITY_HEADERS
 
 AUTH_LOCATION = "/_authgate/auth"
@@ -174,6 +174,7 @@ def _app_location(spec: Spec) -> Item:
             ),
             *headers,
             *_cookie_from_answer(spec),
+            *_authorization_from_answer(spec),
             Blank(),
             d("proxy_pass", f"http://{spec.backend.hostport}"),
             d("proxy_http_version", "1.1"),
@@ -198,6 +199,20 @@ def _cookie_from_answer(spec: Spec) -> list[Item]:
         ),
         d("auth_request_set", value, "$upstream_http_cookie"),
         d("proxy_set_header", COOKIE, value),
+    ]
+
+
+def _authorization_from_answer(spec: Spec) -> list[Item]:
+    """jwt_bearer: the app gets ``Authorization: Bearer <jwt>`` from authgate's answer, never
+    the client's own Authorization (an empty value: nginx sends none)."""
+    if not spec.jwt_bearer:
+        return []
+    value = _var(spec, "authorization")
+    return [
+        Blank(),
+        Comment("the app has jwt_bearer: Authorization is Bearer <X-authentik-jwt>"),
+        d("auth_request_set", value, "$upstream_http_authorization"),
+        d("proxy_set_header", AUTHORIZATION, value),
     ]
 
 

@@ -21,6 +21,9 @@ DEFAULT_LOCAL_AUTH_SERVICE = "http://127.0.0.1:9000"
 #: authgate's answer to a check for an app with strip_cookie carries the browser's Cookie
 #: without authgate's own cookies; the proxy puts it in place of the upstream's Cookie.
 COOKIE = "Cookie"
+#: authgate's answer for an app with jwt_bearer carries ``Authorization: Bearer <the
+#: X-authentik-jwt>``; the proxy puts it in place of the client's Authorization.
+AUTHORIZATION = "Authorization"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SERVICE_NAME = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -134,6 +137,7 @@ class Spec:
     tls_cert: str = ""
     tls_key: str = ""
     strip_cookie: bool = False  # the app's --strip-cookie: copy Cookie from authgate's answer
+    jwt_bearer: bool = False  # the app's jwt_bearer: copy Authorization from authgate's answer
     auth_cache: int = 0  # --auth-cache: seconds the proxy keeps an allow; 0: no cache
 
     @property
@@ -142,8 +146,13 @@ class Spec:
 
     def upstream_headers(self) -> list[str]:
         """The headers the proxy copies from authgate's answer into the upstream request:
-        every identity header, and ``Cookie`` for an app with ``strip_cookie``."""
-        return [*IDENTITY_HEADERS, *([COOKIE] if self.strip_cookie else [])]
+        every identity header, ``Cookie`` for an app with ``strip_cookie``, ``Authorization``
+        for an app with ``jwt_bearer``."""
+        return [
+            *IDENTITY_HEADERS,
+            *([COOKIE] if self.strip_cookie else []),
+            *([AUTHORIZATION] if self.jwt_bearer else []),
+        ]
 
 
 def parse_app(slug: str, url: str) -> App:

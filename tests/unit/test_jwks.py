@@ -116,6 +116,12 @@ async def test_fetch_refuses_what_is_not_a_jwks(jwks_server: JwksServer) -> None
         await fetch_jwks(issuer(jwks_url=jwks_server.url))
     with pytest.raises(JwksUnavailable):
         await fetch_jwks(issuer(jwks_url="http://127.0.0.1:9/jwks"))  # nobody listens
+    jwks_server.document = {"keys": [{"kty": "EC", "pad": "x" * 600_000}]}
+    with pytest.raises(JwksUnavailable, match="larger than"):
+        await fetch_jwks(issuer(jwks_url=jwks_server.url))
+    jwks_server.document, jwks_server.status = {"keys": []}, 302
+    with pytest.raises(JwksUnavailable, match="HTTP 302"):  # redirects are not followed
+        await fetch_jwks(issuer(jwks_url=jwks_server.url))
 
 
 async def test_a_jwks_file_is_read_and_a_background_run_loads_every_issuer(
@@ -172,6 +178,12 @@ def test_every_problem_of_every_issuer_is_reported_at_once() -> None:
             "rules": [{"user": "u", "claims": {}}],
             "colour": "blue",
         },
+        {
+            "issuer": "https://b",
+            "jwks_url": "http://keys.example.com/j",
+            "audience": "x",
+            "rules": [{"user": "u", "claims": {"sub": "*"}}],
+        },
     ]
     with pytest.raises(ConfigError) as caught:
         load_settings({"AUTHGATE_ISSUERS": json.dumps(bad)})
@@ -180,6 +192,7 @@ def test_every_problem_of_every_issuer_is_reported_at_once() -> None:
         "issuers[0].issuer: required",
         "issuers[0].audience: required",
         "issuers[0].jwks_url: expected an https:// URL",
+        "issuers[2].jwks_url: expected an https:// URL (http:// only on this machine",
         "issuers[0].algorithms: HS256 not allowed",
         "issuers[0].rules: required",
         "issuers[1]: set exactly one of jwks_url and jwks_file",

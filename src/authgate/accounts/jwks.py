@@ -45,16 +45,22 @@ async def fetch_jwks(config: IssuerConfig) -> dict[str, Any]:
         except OSError as exc:
             raise JwksUnavailable(f"{path}: {exc.strerror or exc}") from exc
         return _document(text, str(path))
+    url = config.jwks_url
     try:
-        async with httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client:
-            response = await client.get(config.jwks_url, headers={"Accept": "application/json"})
+        async with (
+            httpx.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=False) as client,
+            client.stream("GET", url, headers={"Accept": "application/json"}) as response,
+        ):
+            if response.status_code != 200:
+                raise JwksUnavailable(f"{url}: HTTP {response.status_code}")
+            body = b""
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise JwksUnavailable(f"{url}: larger than {MAX_JWKS_BYTES} bytes")
     except httpx.HTTPError as exc:
-        raise JwksUnavailable(f"{config.jwks_url}: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise JwksUnavailable(f"{config.jwks_url}: HTTP {response.status_code}")
-    if len(response.content) > MAX_JWKS_BYTES:
-        raise JwksUnavailable(f"{config.jwks_url}: larger than {MAX_JWKS_BYTES} bytes")
-    return _document(response.text, config.jwks_url)
+        raise JwksUnavailable(f"{url}: {type(exc).__name__}") from exc
+    return _document(body.decode("utf-8", "replace"), url)
 
 
 def _document(text: str, source: str) -> dict[str, Any]:

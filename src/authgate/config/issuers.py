@@ -33,6 +33,7 @@ PUBLIC_KEY_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 DEFAULT_ALGORITHMS = ("RS256", "ES256")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 DEFAULT_LEEWAY = 30
 MAX_LEEWAY = 300
 
@@ -128,7 +129,10 @@ def _issuer(data: object, where: str, problems: list[str]) -> IssuerConfig | Non
     if bool(jwks_url) == bool(jwks_file):
         problems.append(f"{where}: set exactly one of jwks_url and jwks_file")
     elif jwks_url and not _web_url(jwks_url):
-        problems.append(f"{where}.jwks_url: expected an https:// URL")
+        problems.append(
+            f"{where}.jwks_url: expected an https:// URL (http:// only on this machine: "
+            "keys fetched in the clear could be swapped on the way)"
+        )
     algorithms = _algorithms(data.get("algorithms"), f"{where}.algorithms", problems)
     leeway = _leeway(data.get("leeway"), f"{where}.leeway", problems)
     rules = _rules(data.get("rules"), f"{where}.rules", problems)
@@ -146,8 +150,11 @@ def _issuer(data: object, where: str, problems: list[str]) -> IssuerConfig | Non
 
 
 def _web_url(text: str) -> bool:
+    """https, or http to this machine's loopback (a sidecar, a test)."""
     parts = urlsplit(text)
-    return parts.scheme in ("https", "http") and bool(parts.hostname)
+    if parts.scheme == "http":
+        return parts.hostname in LOOPBACK_HOSTS
+    return parts.scheme == "https" and bool(parts.hostname)
 
 
 def _text(value: object) -> str:

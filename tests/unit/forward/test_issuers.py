@@ -158,6 +158,7 @@ async def test_no_matching_rule_is_refused() -> None:
     [
         ({"exp": int(time.time()) - 120}, "expired"),
         ({"nbf": int(time.time()) + 600}, "not valid yet"),
+        ({"iat": int(time.time()) + 600}, "not valid yet"),
         ({"aud": "https://other.example.com"}, "wrong audience"),
         ({"aud": None}, "a required claim is missing"),
         ({"exp": None}, "a required claim is missing"),

@@ -53,3 +53,17 @@ def test_a_bad_issuer_setting_is_named_before_anything_runs(
     monkeypatch.setenv("AUTHGATE_ISSUERS", json.dumps([{**ISSUERS[0], "algorithms": ["none"]}]))
     output = invoke("explain", "--issuers", code=2)
     assert "issuers[0].algorithms: none not allowed" in output
+
+
+def test_explain_judges_a_machine_identity_like_its_service_account(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTHGATE_DATA_DIR", str(tmp_path / "data"))
+    invoke("user", "add", "ci-deploy", "--no-password")
+    invoke("app", "add", "wiki", "--url", "http://wiki.lan", "--require-mfa")
+    invoke("app", "add", "api", "--url", "http://api.lan")
+    args = ("explain", "--user", "ci-deploy", "--amr", "jwt", "--json")
+    api = json.loads(invoke(*args, "--url", "http://api.lan/deploy"))
+    assert (api["outcome"], api["amr"]) == ("allow", ["jwt"])
+    wiki = json.loads(invoke(*args, "--url", "http://wiki.lan/"))
+    assert wiki["outcome"] != "allow" and wiki["mfa_required"] is True

@@ -10,6 +10,7 @@ import click
 from authgate.cli.command import emit, fail, json_option, load, run_store
 from authgate.forward.apps import AppIndex
 from authgate.forward.decision import Decision
+from authgate.forward.issuers import EXTERNAL_JWT
 from authgate.forward.model import (
     PASSKEY,
     PASSWORD,
@@ -23,7 +24,7 @@ from authgate.forward.policy import CookieState, decide
 from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.storage.store import Store
 
-KNOWN_METHODS = frozenset({PASSWORD, TOTP, PASSKEY, RECOVERY_CODE})
+KNOWN_METHODS = frozenset({PASSWORD, TOTP, PASSKEY, RECOVERY_CODE, EXTERNAL_JWT})
 
 
 def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
@@ -58,7 +59,8 @@ def print_refusal(url: str, reason: str) -> None:
     "--amr",
     default=PASSWORD,
     show_default=True,
-    help="How the session signed in (with --user): pwd, otp, hwk, rec, comma-separated.",
+    help="How the session signed in (with --user): pwd, otp, hwk, rec, comma-separated; "
+    "jwt for a machine identity (an external issuer's token).",
 )
 @click.option("--method", default="GET", show_default=True)
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Client address.")

@@ -130,12 +130,18 @@ class ExternalIssuers:
         if config is None:
             return None
         try:
-            return await self._verify(token, config)
+            claims = await self._claims(token, config)
         except Exception:  # fail closed: never an allow, never a 500
             log.exception("issuer %s: a token could not be checked", config.issuer)
             return Refused("invalid token")
+        if isinstance(claims, Refused):
+            return claims
+        # the service account from the store: its errors go up, and the check says "not
+        # now" (503, as for a session it cannot load), not that a good token is bad
+        return await self._identify(token, config, claims)
 
-    async def _verify(self, token: str, config: IssuerConfig) -> Verified | Refused:
+    async def _claims(self, token: str, config: IssuerConfig) -> dict[str, Any] | Refused:
+        """The token's claims once everything about the token itself is checked."""
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in config.algorithms:
@@ -166,7 +172,7 @@ class ExternalIssuers:
             )
         except jwt.PyJWTError as exc:
             return Refused(_reason(exc))
-        return await self._identify(token, config, claims)
+        return claims
 
     async def _identify(
         self, token: str, config: IssuerConfig, claims: dict[str, Any]

@@ -281,6 +281,33 @@ async def test_a_missing_or_disabled_service_account_is_refused() -> None:
     assert await check(gate, sign()) == Refused("service account unavailable")
 
 
+async def test_a_store_that_is_down_is_not_a_bad_token() -> None:
+    """The check answers 503 (the endpoint's answer to an error), never 'invalid token'."""
+
+    async def down(username: str) -> Account | None:
+        raise ConnectionError("store down")
+
+    each = config()
+    gate = ExternalIssuers([each], {ISS: IssuerKeys(each, Jwks(("a", KEY_A)).fetch)}, down)
+    with pytest.raises(ConnectionError):
+        await check(gate, sign())
+
+
+async def test_a_verified_token_is_forgotten_when_the_store_moves() -> None:
+    revision = [1]
+    jwks, directory = Jwks(("a", KEY_A)), Directory(DEPLOY, READER)
+    each = config()
+    keys = {ISS: IssuerKeys(each, jwks.fetch)}
+    gate = ExternalIssuers([each], keys, directory.find, generation=lambda: revision[0])
+    token = sign()
+    await check(gate, token)
+    await check(gate, token)
+    assert directory.asked == 1
+    revision[0] += 1  # a user disabled, a group changed: on every worker within a second
+    directory.accounts.pop("ci-deploy")
+    assert await check(gate, token) == Refused("service account unavailable")
+
+
 async def test_a_verified_token_is_remembered_until_forget() -> None:
     gate, jwks, directory = verifier()
     token = sign()

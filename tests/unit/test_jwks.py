@@ -92,6 +92,19 @@ async def test_keys_come_from_a_real_http_server_and_follow_its_rotation(
     assert keys.find("two") is not None and keys.error.endswith("HTTP 500")
 
 
+async def test_a_background_fetch_does_not_delay_the_fetch_a_new_kid_asks_for(
+    jwks_server: JwksServer,
+) -> None:
+    first, second = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    jwks_server.document = {"keys": [public_jwk("one", first)]}
+    keys = IssuerKeys(issuer(jwks_url=jwks_server.url), min_interval=30)
+    await keys.refresh(force=True)  # the background's fetch
+    jwks_server.document = {"keys": [public_jwk("one", first), public_jwk("two", second)]}
+    assert await keys.refresh() is True  # a check met kid "two" right after it
+    assert keys.find("two") is not None
+    assert await keys.refresh() is False and jwks_server.requests == 2  # then: rate-limited
+
+
 async def test_secret_and_foreign_keys_in_a_jwks_are_ignored(jwks_server: JwksServer) -> None:
     good = ec.generate_private_key(ec.SECP256R1())
     jwks_server.document = {

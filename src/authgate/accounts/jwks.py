@@ -110,7 +110,7 @@ class IssuerKeys:
         self._clock = clock
         self._keys: dict[str, PyJWK] = {}
         self.fetched_at: float | None = None  # when the keys held were fetched
-        self.attempted_at: float | None = None
+        self.asked_at: float | None = None  # the last refresh a check asked for
         self.error = ""  # why the last fetch failed ("" after a success)
         self._running: asyncio.Task[bool] | None = None
 
@@ -128,18 +128,17 @@ class IssuerKeys:
         return self._keys.get(kid)
 
     async def refresh(self, *, force: bool = False) -> bool:
-        """Fetch the set again unless one was tried within ``min_interval`` (``force``
-        skips that wait); concurrent callers share one fetch. True when the keys changed."""
+        """Fetch the set again; concurrent callers share one fetch. True when the keys
+        changed. A check's refresh (not ``force``) happens at most once per
+        ``min_interval``, counted between checks' refreshes only: the background's own
+        fetches never delay the one a new ``kid`` asks for."""
         if self._running is not None and not self._running.done():
             return await asyncio.shield(self._running)
-        now = self._clock()
-        if (
-            not force
-            and self.attempted_at is not None
-            and now - self.attempted_at < self._min_interval
-        ):
-            return False
-        self.attempted_at = now
+        if not force:
+            now = self._clock()
+            if self.asked_at is not None and now - self.asked_at < self._min_interval:
+                return False
+            self.asked_at = now
         self._running = asyncio.ensure_future(self._load())
         return await asyncio.shield(self._running)
 

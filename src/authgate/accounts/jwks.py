@@ -154,6 +154,9 @@ class IssuerKeys:
             if keys:
                 changed = set(keys) != set(self._keys)
                 self._keys, self.fetched_at, self.error = keys, self._clock(), ""
+                if changed:
+                    kids = ", ".join(keys) or "(no kid)"
+                    log.info("issuer %s: signing keys %s", self.config.issuer, kids)
                 return changed
             self.error = "the JWKS holds no usable signing key of an allowed algorithm"
         log.warning("issuer %s: keys not refreshed: %s", self.config.issuer, self.error)

@@ -195,7 +195,7 @@ def test_every_problem_of_every_issuer_is_reported_at_once() -> None:
             "issuer": "https://b",
             "jwks_url": "http://keys.example.com/j",
             "audience": "x",
-            "rules": [{"user": "u", "claims": {"sub": "*"}}],
+            "rules": [{"user": "u", "claims": {"sub": "*", "ref": None}}],
         },
     ]
     with pytest.raises(ConfigError) as caught:
@@ -206,6 +206,7 @@ def test_every_problem_of_every_issuer_is_reported_at_once() -> None:
         "issuers[0].audience: required",
         "issuers[0].jwks_url: expected an https:// URL",
         "issuers[2].jwks_url: expected an https:// URL (http:// only on this machine",
+        "issuers[2].rules[0].claims: ref: expected a value or a glob",
         "issuers[0].algorithms: HS256 not allowed",
         "issuers[0].rules: required",
         "issuers[1]: set exactly one of jwks_url and jwks_file",

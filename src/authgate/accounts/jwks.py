@@ -53,7 +53,7 @@ async def fetch_jwks(config: IssuerConfig) -> dict[str, Any]:
         ):
             if response.status_code != 200:
                 raise JwksUnavailable(f"{url}: HTTP {response.status_code}")
-            body = b""
+            body = bytearray()
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > MAX_JWKS_BYTES:

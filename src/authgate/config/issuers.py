@@ -55,10 +55,6 @@ class ClaimRule:
                 return False
         return True
 
-    def describe(self) -> str:
-        shown = ", ".join(f"{name}={pattern}" for name, pattern in self.claims)
-        return f"{self.user} when {shown}"
-
 
 @dataclass(frozen=True)
 class IssuerConfig:
@@ -206,6 +202,10 @@ def _rules(value: object, where: str, problems: list[str]) -> tuple[ClaimRule, .
             problems.append(f"{here}.user: required (an authgate user, the service account)")
         if not isinstance(claims, dict) or not claims:
             problems.append(f"{here}.claims: required, e.g. {{repository: org/repo}}")
+            continue
+        empty = [str(k) for k, v in claims.items() if v is None or isinstance(v, list | dict)]
+        if empty:
+            problems.append(f"{here}.claims: {', '.join(empty)}: expected a value or a glob")
             continue
         pairs = tuple((str(k), _claim_pattern(v)) for k, v in claims.items())
         rules.append(ClaimRule(user, pairs))

@@ -97,6 +97,7 @@ def middleware_name(spec: Spec) -> str:
 
 
 def strip_cookie_note(spec: Spec) -> str:
+    """What the copied headers beyond the identity headers do (strip_cookie, jwt_bearer)."""
     note = ""
     if spec.strip_cookie:
         note += (

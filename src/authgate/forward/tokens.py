@@ -24,13 +24,9 @@ LIFETIME = 300
 #: (RFC 8176 where it names the method). Sessions already carry RFC 8176 values (``pwd``,
 #: ``otp``, ``hwk``; ``rec`` is a recovery code); a password sent as HTTP Basic is ``pwd``
 #: too; an API token, an app password and an external issuer's JWT have no RFC 8176 value
-#: and keep their own names. ``mfa`` is added whenever a second factor was proved.
-AMR_CLAIM = {
-    "password": "pwd",
-    "token": "token",
-    "app_password": "app_password",
-    "jwt": "jwt",
-}
+#: and keep their own names (``token``, ``app_password``, ``jwt``). ``mfa`` is added
+#: whenever a second factor was proved.
+AMR_CLAIM = {"password": "pwd"}
 
 
 def amr_claim(identity: Identity) -> list[str]:

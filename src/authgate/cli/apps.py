@@ -160,12 +160,21 @@ def add(
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List apps."""
     apps = run_store(ctx, lambda store: store.load_apps())
-    rows = [[a.slug, a.external_url, a.mode, a.paths, _bound(a) or "(any user)"] for a in apps]
+    rows = [
+        [a.slug, a.external_url, a.mode, a.paths, _switches(a) or "-", _bound(a) or "(any user)"]
+        for a in apps
+    ]
     emit(
         as_json,
         [_describe(a) for a in apps],
-        lambda: table(rows, ["slug", "url", "mode", "paths", "bound"]),
+        lambda: table(rows, ["slug", "url", "mode", "paths", "options", "bound"]),
     )
+
+
+def _switches(app: AppView) -> str:
+    """The switches an app has on, in one cell: 'strip_cookie, jwt_bearer'."""
+    names = ("strip_cookie", "jwt_bearer", "allow_preflight")
+    return ", ".join(name for name in names if getattr(app, name))
 
 
 def _bound(app: AppView) -> str:

@@ -106,12 +106,15 @@ async def _lifespan(app: Starlette) -> AsyncIterator[None]:
     await rt.store.check()
     await rt.reload()
     task = asyncio.create_task(rt.sync.run())
+    issuer_keys = asyncio.create_task(rt.issuer_keys.run()) if rt.settings.issuers else None
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for each in (task, issuer_keys):
+            if each is not None:
+                each.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await each
         with contextlib.suppress(Exception):
             await rt.sync.flush()
         await rt.close()

@@ -19,6 +19,10 @@ PATHS_HELP = "case-insensitive: every path rule matches in any letter case (IIS,
 MFA_HELP = "Ask for a second factor (TOTP, passkey) before this app; default: AUTHGATE_REQUIRE_MFA."
 ICON_HELP = "Launcher icon: an https:// (or http://) image URL, or a data:image/… URL."
 DESCRIPTION_HELP = "Launcher: one line about the app."
+JWT_BEARER_HELP = (
+    "Also hand the app its X-authentik-jwt as Authorization: Bearer (for apps that verify "
+    "JWTs); the client's own Authorization never reaches the app."
+)
 
 
 def _describe(app: AppView) -> dict[str, object]:
@@ -33,6 +37,7 @@ def _describe(app: AppView) -> dict[str, object]:
         "users": sorted(app.bound_users),
         "rules": [r.describe() for r in app.rules],
         "strip_cookie": app.strip_cookie,
+        "jwt_bearer": app.jwt_bearer,
         "allow_preflight": app.allow_preflight,
         "paths": app.paths,
         "mfa": app.mfa,
@@ -82,6 +87,7 @@ def app() -> None:
 @click.option("--cookie-domain", default="", help="Domain mode: the parent domain to share.")
 @click.option("--strip-cookie", is_flag=True, help="Hand the app a Cookie without authgate's.")
 @click.option("--allow-preflight", is_flag=True, help="Let CORS preflights through unsigned.")
+@click.option("--jwt-bearer", is_flag=True, help=JWT_BEARER_HELP)
 @click.option("--paths", type=PATHS, default="case-sensitive", show_default=True, help=PATHS_HELP)
 @click.option("--require-mfa/--no-require-mfa", default=None, help=MFA_HELP)
 @click.option("--icon", default="", help=ICON_HELP)
@@ -100,6 +106,7 @@ def add(
     cookie_domain: str,
     strip_cookie: bool,
     allow_preflight: bool,
+    jwt_bearer: bool,
     paths: str,
     require_mfa: bool | None,
     icon: str,
@@ -134,6 +141,7 @@ def add(
             skip_paths=skip_paths,
             strip_cookie=strip_cookie,
             allow_preflight=allow_preflight,
+            jwt_bearer=jwt_bearer,
             case_insensitive_paths=paths == "case-insensitive",
             require_mfa=require_mfa,
             icon=check_icon(icon) or "",
@@ -152,12 +160,21 @@ def add(
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List apps."""
     apps = run_store(ctx, lambda store: store.load_apps())
-    rows = [[a.slug, a.external_url, a.mode, a.paths, _bound(a) or "(any user)"] for a in apps]
+    rows = [
+        [a.slug, a.external_url, a.mode, a.paths, _switches(a) or "-", _bound(a) or "(any user)"]
+        for a in apps
+    ]
     emit(
         as_json,
         [_describe(a) for a in apps],
-        lambda: table(rows, ["slug", "url", "mode", "paths", "bound"]),
+        lambda: table(rows, ["slug", "url", "mode", "paths", "options", "bound"]),
     )
+
+
+def _switches(app: AppView) -> str:
+    """The switches an app has on, in one cell: 'strip_cookie, jwt_bearer'."""
+    names = ("strip_cookie", "jwt_bearer", "allow_preflight")
+    return ", ".join(name for name in names if getattr(app, name))
 
 
 def _bound(app: AppView) -> str:
@@ -209,6 +226,7 @@ def delete(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.option("--url", default=None, help="New external URL (a host no other app has).")
 @click.option("--strip-cookie/--keep-cookie", default=None, help="Hide authgate's cookie.")
 @click.option("--allow-preflight/--no-allow-preflight", default=None, help="CORS preflights.")
+@click.option("--jwt-bearer/--no-jwt-bearer", default=None, help=JWT_BEARER_HELP)
 @click.option("--paths", type=PATHS, default=None, help=PATHS_HELP)
 @click.option("--require-mfa/--no-require-mfa", default=None, help=MFA_HELP)
 @click.option("--mfa-default", is_flag=True, help="Follow AUTHGATE_REQUIRE_MFA again.")
@@ -227,6 +245,7 @@ def set_(
     url: str | None,
     strip_cookie: bool | None,
     allow_preflight: bool | None,
+    jwt_bearer: bool | None,
     paths: str | None,
     require_mfa: bool | None,
     mfa_default: bool,
@@ -255,6 +274,7 @@ def set_(
                 external_url=origin,
                 strip_cookie=strip_cookie,
                 allow_preflight=allow_preflight,
+                jwt_bearer=jwt_bearer,
                 case_insensitive_paths=None if paths is None else paths == "case-insensitive",
                 require_mfa=require_mfa,
                 mfa_default=mfa_default,

@@ -10,6 +10,7 @@ import click
 from authgate.cli.command import emit, fail, json_option, load, run_store
 from authgate.forward.apps import AppIndex
 from authgate.forward.decision import Decision
+from authgate.forward.issuers import EXTERNAL_JWT
 from authgate.forward.model import (
     PASSKEY,
     PASSWORD,
@@ -23,7 +24,7 @@ from authgate.forward.policy import CookieState, decide
 from authgate.forward.request import BadRequest, ForwardRequest
 from authgate.storage.store import Store
 
-KNOWN_METHODS = frozenset({PASSWORD, TOTP, PASSKEY, RECOVERY_CODE})
+KNOWN_METHODS = frozenset({PASSWORD, TOTP, PASSKEY, RECOVERY_CODE, EXTERNAL_JWT})
 
 
 def parse_url(url: str, method: str, ip: str) -> ForwardRequest:
@@ -58,11 +59,15 @@ def print_refusal(url: str, reason: str) -> None:
     "--amr",
     default=PASSWORD,
     show_default=True,
-    help="How the session signed in (with --user): pwd, otp, hwk, rec, comma-separated.",
+    help="How the session signed in (with --user): pwd, otp, hwk, rec, comma-separated; "
+    "jwt for a machine identity (an external issuer's token).",
 )
 @click.option("--method", default="GET", show_default=True)
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Client address.")
 @click.option("--decision", "decision_id", default="", help="Show a past decision by its id.")
+@click.option(
+    "--issuers", "show_issuers", is_flag=True, help="List the external JWT issuers and rules."
+)
 @json_option
 @click.pass_context
 def explain(
@@ -74,12 +79,19 @@ def explain(
     method: str,
     ip: str,
     decision_id: str,
+    show_issuers: bool,
     as_json: bool,
 ) -> None:
     """Explain a decision: the canonical request, the app, each rule tried, whether the app
-    needs a second factor, the outcome. --amr says how the --user session signed in."""
+    needs a second factor, the outcome. --amr says how the --user session signed in.
+    --issuers lists the external JWT issuers and which user each claim rule maps to."""
     if decision_id:
         show_decision(ctx, decision_id, as_json)
+        return
+    if show_issuers:
+        from authgate.cli.issuers import show_issuers as show
+
+        show(ctx, as_json)
         return
     if not url:
         fail("give --url URL (or --decision ID)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -66,6 +67,12 @@ FLAG_TARGETS: dict[str, tuple[str, ...]] = {
     "when the app comes from there).",
 )
 @click.option(
+    "--jwt-bearer",
+    is_flag=True,
+    help="The app has --jwt-bearer: copy Authorization from authgate's answer (taken from the "
+    "store when the app comes from there).",
+)
+@click.option(
     "--auth-cache",
     help="nginx, ingress-nginx: the proxy keeps authgate's allow this long (e.g. 1s, at most "
     "60s); a revoked session still gets in for that long.",
@@ -80,6 +87,7 @@ def manifests(
     url: str | None,
     middleware: bool,
     strip_cookie: bool,
+    jwt_bearer: bool,
     as_json: bool,
     **flags: Any,
 ) -> None:
@@ -87,6 +95,7 @@ def manifests(
     from authgate.deploy.spec import SpecError
     from authgate.deploy.targets import TARGETS
 
+    switches = Switches(strip_cookie, jwt_bearer)
     if middleware:
         name = target_name or "traefik"
         if name not in ("traefik", "traefik-legacy") or slug or url:
@@ -95,7 +104,7 @@ def manifests(
                 "--target other than traefik/traefik-legacy"
             )
         try:
-            text = _middleware(name == "traefik-legacy", strip_cookie, flags)
+            text = _middleware(name == "traefik-legacy", switches, flags)
         except SpecError as exc:
             fail(str(exc))
         emit(as_json, {"target": name, "middleware": True, "text": text}, text.rstrip("\n"))
@@ -109,9 +118,9 @@ def manifests(
     assert target_name is not None
     _check_flags(target_name, flags)
     if url is None:
-        url, strip_cookie = _stored_app(ctx, slug, strip_cookie)
+        url, switches = _stored_app(ctx, slug, switches)
     try:
-        text = _render(target_name, slug, url, strip_cookie, flags)
+        text = _render(target_name, slug, url, switches, flags)
     except SpecError as exc:
         fail(str(exc))
     emit(as_json, {"app": slug, "target": target_name, "text": text}, text.rstrip("\n"))
@@ -128,26 +137,43 @@ def _check_flags(target: str, flags: dict[str, Any]) -> None:
         fail("--legacy-endpoints applies to an off-cluster --backend IP:PORT")
 
 
-def _stored_app(ctx: click.Context, slug: str, strip_cookie: bool) -> tuple[str, bool]:
-    """(external URL, strip_cookie) of the registered app; the config must match the app."""
+@dataclass(frozen=True)
+class Switches:
+    """The app options that change what the proxy copies from authgate's answer."""
 
-    async def action(store: Any) -> tuple[str, bool] | None:
-        apps = await store.load_apps()
-        return next(((a.external_url, a.strip_cookie) for a in apps if a.slug == slug), None)
+    strip_cookie: bool = False  # Cookie
+    jwt_bearer: bool = False  # Authorization
+
+
+def _stored_app(ctx: click.Context, slug: str, given: Switches) -> tuple[str, Switches]:
+    """(external URL, switches) of the registered app; the config must match the app: a flag
+    the app does not have would copy a header authgate's answer never carries."""
+
+    async def action(store: Any) -> tuple[str, Switches] | None:
+        for app in await store.load_apps():
+            if app.slug == slug:
+                return app.external_url, Switches(app.strip_cookie, app.jwt_bearer)
+        return None
 
     found = run_store(ctx, action)
     if found is None:
         fail(f"no app named {slug!r} (see authgate app list, or give --url URL)")
     assert found is not None
-    if strip_cookie and not found[1]:
+    stored = found[1]
+    if given.strip_cookie and not stored.strip_cookie:
         fail(
             f"app {slug!r} does not strip authgate's cookie: authgate's answer carries no Cookie "
             f"to copy, so the app would get none (authgate app set {slug} --strip-cookie first)"
         )
+    if given.jwt_bearer and not stored.jwt_bearer:
+        fail(
+            f"app {slug!r} does not have jwt_bearer: authgate's answer carries no Authorization "
+            f"to copy, so the app would get none (authgate app set {slug} --jwt-bearer first)"
+        )
     return found
 
 
-def _render(target: str, slug: str, url: str, strip_cookie: bool, flags: dict[str, Any]) -> str:
+def _render(target: str, slug: str, url: str, switches: Switches, flags: dict[str, Any]) -> str:
     from authgate.deploy import spec as s
     from authgate.deploy.targets import TARGETS
 
@@ -177,7 +203,8 @@ def _render(target: str, slug: str, url: str, strip_cookie: bool, flags: dict[st
         and s.check_k8s_name(flags["middleware_namespace"], "--middleware-namespace"),
         tls_cert=flags["tls_cert"] and s.check_safe(flags["tls_cert"], "--tls-cert"),
         tls_key=flags["tls_key"] and s.check_safe(flags["tls_key"], "--tls-key"),
-        strip_cookie=strip_cookie,
+        strip_cookie=switches.strip_cookie,
+        jwt_bearer=switches.jwt_bearer,
         auth_cache=s.parse_auth_cache(flags["auth_cache"]) if flags["auth_cache"] else 0,
     )
     return TARGETS[target].render(spec)
@@ -195,7 +222,7 @@ def _gateway(value: str | None) -> str:
     return value
 
 
-def _middleware(legacy: bool, strip_cookie: bool, flags: dict[str, Any]) -> str:
+def _middleware(legacy: bool, switches: Switches, flags: dict[str, Any]) -> str:
     from authgate.deploy import spec as s
     from authgate.deploy.targets import render_middleware
 
@@ -217,6 +244,7 @@ def _middleware(legacy: bool, strip_cookie: bool, flags: dict[str, Any]) -> str:
         app=s.App("authgate", "http", "authgate"),
         auth=auth,
         namespace=s.check_k8s_name(namespace, "--namespace"),
-        strip_cookie=strip_cookie,
+        strip_cookie=switches.strip_cookie,
+        jwt_bearer=switches.jwt_bearer,
     )
     return render_middleware(spec, legacy=legacy)

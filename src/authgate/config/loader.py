@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from authgate.config.issuers import parse_issuers
 from authgate.config.secret import Secret, read_key_file, redact_url
 from authgate.config.settings import DEFAULT_TRUSTED_PROXIES, LOOPBACK, Network, Settings
 from authgate.errors import ConfigError
@@ -48,6 +49,7 @@ KNOWN = (
     "degraded_grace",
     "metrics_allow",
     "log_format",
+    "issuers",
 )
 MISSING_PUBLIC_URL = (
     "AUTHGATE_PUBLIC_URL (public_url in a config file) is not set: it is the login portal's "
@@ -218,6 +220,7 @@ _PARSERS: dict[str, Callable[[object], Any]] = {
     "degraded_grace": parse_duration,
     "metrics_allow": parse_networks,
     "log_format": _parse_choice("text", "json"),
+    "issuers": parse_issuers,
 }
 
 
@@ -283,7 +286,9 @@ def load_settings(
             values[key] = _PARSERS[key](value)
         except (ValueError, TypeError) as exc:
             label = source if source.startswith(ENV_PREFIX) else f"{key} ({source})"
-            shown = "(hidden)" if key == "secret_key" else repr(redact_url(str(value)))
+            shown = {"secret_key": "(hidden)", "issuers": "(the list)"}.get(
+                key, repr(redact_url(str(value)))
+            )
             problems.append(f"{label}: {shown} is not usable: {exc}")
     if problems:
         raise ConfigError(problems)
@@ -336,6 +341,7 @@ def _build(values: dict[str, Any]) -> Settings:
             "jwt_key_file",
             "degraded_grace",
             "log_format",
+            "issuers",
         )
         if k in values
     }

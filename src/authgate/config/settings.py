@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from authgate.config.issuers import IssuerConfig
 from authgate.config.secret import Secret
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -52,6 +53,7 @@ class Settings:
     metrics_allow: tuple[Network, ...] = ()  # who may read /-/metrics (the loader fills it)
     log_format: str = "text"  # text | json (one object per line)
     metrics_dir: str = ""  # PROMETHEUS_MULTIPROC_DIR, which ``serve`` sets for its workers
+    issuers: tuple[IssuerConfig, ...] = ()  # external JWT issuers (machine identities)
 
     @property
     def public_origin(self) -> str:

@@ -21,6 +21,8 @@ def _site_address(spec: Spec) -> str:
 
 def _copy_comment(spec: Spec) -> str:
     text = "every identity header (a client's own is removed)"
+    if spec.jwt_bearer:
+        text += ",\nand Authorization: Bearer <X-authentik-jwt> (the app has jwt_bearer)"
     if not spec.strip_cookie:
         return text
     return (

@@ -7,7 +7,7 @@ import re
 
 from authgate.deploy import conf
 from authgate.deploy.conf import Blank, Comment, Item, Verbatim, block, d
-from authgate.deploy.spec import COOKIE, OUTPOST, Spec, SpecError
+from authgate.deploy.spec import AUTHORIZATION, COOKIE, OUTPOST, Spec, SpecError
 from authgate.forward.headers import IDENTITY_HEADERS
 
 AUTH_LOCATION = "/_authgate/auth"
@@ -212,15 +212,19 @@ def _cookie_from_answer(spec: Spec) -> list[Item]:
 
 
 def _authorization_from_answer(spec: Spec) -> list[Item]:
+    """The upstream's Authorization, copied from authgate's answer: none after an authgate
+    token or app password, ``Bearer <jwt>`` for an app with jwt_bearer, else the client's own
+    (an empty value: nginx sends none)."""
     value = _var(spec, "authorization")
     return [
         Blank(),
         Comment(
             "Authorization from authgate's answer: none after an authgate token or app\n"
-            "password (the app never sees it), the client's own value otherwise"
+            "password (the app never sees it), Bearer <X-authentik-jwt> for an app with\n"
+            "jwt_bearer, the client's own value otherwise"
         ),
         d("auth_request_set", value, "$upstream_http_authorization"),
-        d("proxy_set_header", "Authorization", value),
+        d("proxy_set_header", AUTHORIZATION, value),
     ]
 
 

@@ -22,7 +22,8 @@ DEFAULT_LOCAL_AUTH_SERVICE = "http://127.0.0.1:9000"
 #: without authgate's own cookies; the proxy puts it in place of the upstream's Cookie.
 COOKIE = "Cookie"
 #: copied from the answer like an identity header: authgate's own tokens and app passwords
-#: never reach the app (the answer has none), an app's own Authorization comes back in it
+#: never reach the app (the answer has none), an app with jwt_bearer gets ``Bearer <the
+#: X-authentik-jwt>``, an app's own Authorization comes back in it
 AUTHORIZATION = "Authorization"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -137,6 +138,7 @@ class Spec:
     tls_cert: str = ""
     tls_key: str = ""
     strip_cookie: bool = False  # the app's --strip-cookie: copy Cookie from authgate's answer
+    jwt_bearer: bool = False  # the app's jwt_bearer: copy Authorization from authgate's answer
     auth_cache: int = 0  # --auth-cache: seconds the proxy keeps an allow; 0: no cache
 
     @property

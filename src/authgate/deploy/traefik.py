@@ -90,16 +90,27 @@ def forward_auth(spec: Spec) -> ForwardAuth:
 
 
 def middleware_name(spec: Spec) -> str:
-    return STRIP_COOKIE_MIDDLEWARE if spec.strip_cookie else MIDDLEWARE
+    """One shared Middleware per set of copied headers: ``authgate``, ``-strip-cookie``
+    and/or ``-jwt-bearer`` appended."""
+    name = STRIP_COOKIE_MIDDLEWARE if spec.strip_cookie else MIDDLEWARE
+    return f"{name}-jwt-bearer" if spec.jwt_bearer else name
 
 
 def strip_cookie_note(spec: Spec) -> str:
-    if not spec.strip_cookie:
-        return ""
-    return (
-        "\nWith strip_cookie, authResponseHeaders lists Cookie too: Traefik replaces the app's\n"
-        "Cookie with the one in authgate's answer, the browser's cookies without authgate's."
-    )
+    """What the copied headers beyond the identity headers do (strip_cookie, jwt_bearer)."""
+    note = ""
+    if spec.strip_cookie:
+        note += (
+            "\nWith strip_cookie, authResponseHeaders lists Cookie too: Traefik replaces the "
+            "app's\nCookie with the one in authgate's answer, the browser's cookies without "
+            "authgate's."
+        )
+    if spec.jwt_bearer:
+        note += (
+            "\nWith jwt_bearer, the Authorization that authResponseHeaders copies is "
+            "Bearer <X-authentik-jwt>,\nnever the client's own Authorization."
+        )
+    return note
 
 
 def host_rule(spec: Spec) -> str:
@@ -129,8 +140,9 @@ def middleware_document(spec: Spec, *, legacy: bool = False) -> Document:
         spec=MiddlewareSpec(forward_auth=forward_auth(spec)),
     )
     shared = "every app's IngressRoute"
-    if spec.strip_cookie:
-        shared = "the IngressRoutes of apps with strip_cookie"
+    options = [name for name in ("strip_cookie", "jwt_bearer") if getattr(spec, name)]
+    if options:
+        shared = f"the IngressRoutes of apps with {' and '.join(options)}"
     return Document(
         middleware,
         f"authgate's ForwardAuth middleware, shared by {shared}.\n"
@@ -190,7 +202,9 @@ def ingress_route_documents(spec: Spec, *, legacy: bool = False) -> list[Documen
 
 
 def _strip_flag(spec: Spec) -> str:
-    return " --strip-cookie" if spec.strip_cookie else ""
+    return (" --strip-cookie" if spec.strip_cookie else "") + (
+        " --jwt-bearer" if spec.jwt_bearer else ""
+    )
 
 
 def render(spec: Spec) -> str:

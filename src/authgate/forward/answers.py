@@ -86,13 +86,15 @@ def allow(decision: Allow) -> Answer:
         ready = kept[2]
     else:
         ready = _prepare_allow(decision)
-    if decision.cookie is None and decision.authorization is None:
+    # an app with jwt_bearer gets authgate's JWT as its Authorization (prepared with it)
+    authorization = None if decision.app.jwt_bearer and decision.token else decision.authorization
+    if decision.cookie is None and authorization is None:
         return ready
     headers = list(ready.headers)
     if decision.cookie is not None:
         headers.append((b"cookie", decision.cookie.encode("latin-1", "replace")))
-    if decision.authorization is not None:
-        headers += upstream_authorization(decision.authorization)
+    if authorization is not None:
+        headers += upstream_authorization(authorization)
     return Answer(200, headers)
 
 

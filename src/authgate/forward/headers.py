@@ -89,7 +89,9 @@ def _safe(value: str) -> bytes:
 def identity_headers(
     identity: Identity | None, app: AppView, jwt: str = ""
 ) -> list[tuple[bytes, bytes]]:
-    """Every identity header, empty when unknown (a bypass has no identity)."""
+    """Every identity header, empty when unknown (a bypass has no identity); for an app with
+    ``jwt_bearer`` also ``Authorization: Bearer <jwt>`` when there is a token (without one
+    the header is left out, and the proxy, which copies it, drops the client's own)."""
     username = email = name = groups = uid = b""
     if identity is not None:
         username = _safe(identity.username)
@@ -112,4 +114,6 @@ def identity_headers(
         (b"x-authentik-meta-outpost", b"authgate"),
         (b"x-authentik-meta-version", __version__.encode()),
     ]
+    if app.jwt_bearer and jwt:  # for apps that verify a JWT in Authorization themselves
+        out.append((b"authorization", b"Bearer " + _safe(jwt)))
     return out

@@ -79,6 +79,7 @@ class AppView:
     bound_groups: frozenset[str] = frozenset()
     rules: tuple[Rule, ...] = ()
     strip_cookie: bool = False  # answer with a Cookie header without authgate's cookies
+    jwt_bearer: bool = False  # answer with Authorization: Bearer <the X-authentik-jwt>
     allow_preflight: bool = False  # CORS preflights pass without a session
     case_insensitive_paths: bool = False  # every path rule matches in any letter case
     require_mfa: bool | None = None  # the app's own setting; None follows ``mfa_default``

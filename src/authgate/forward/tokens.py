@@ -20,6 +20,23 @@ from authgate.forward.model import AppView, Identity
 
 LIFETIME = 300
 
+#: How a session or credential proved itself (``Identity.amr``) -> the token's ``amr``
+#: (RFC 8176 where it names the method). Sessions already carry RFC 8176 values (``pwd``,
+#: ``otp``, ``hwk``; ``rec`` is a recovery code); a password sent as HTTP Basic is ``pwd``
+#: too; an API token, an app password and an external issuer's JWT have no RFC 8176 value
+#: and keep their own names (``token``, ``app_password``, ``jwt``). ``mfa`` is added
+#: whenever a second factor was proved.
+AMR_CLAIM = {"password": "pwd"}
+
+
+def amr_claim(identity: Identity) -> list[str]:
+    """The ``amr`` claim for ``identity``: each method once, then ``mfa`` when it proved a
+    second factor."""
+    methods = [AMR_CLAIM.get(method, method) for method in identity.amr]
+    if identity.second_factor:
+        methods.append("mfa")
+    return list(dict.fromkeys(methods))
+
 
 def new_key_pem() -> bytes:
     """A fresh P-256 private key, PKCS#8 PEM."""
@@ -98,6 +115,6 @@ class TokenIssuer:
             "sid": identity.parent_id or identity.session_id,
         }
         if identity.amr:
-            claims["amr"] = [*identity.amr, "mfa"] if identity.second_factor else [*identity.amr]
+            claims["amr"] = amr_claim(identity)
         token = jwt.encode(claims, self._key, algorithm="ES256", headers={"kid": self.kid})
         return token, expires

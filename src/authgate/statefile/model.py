@@ -49,6 +49,7 @@ APP_KEYS = {
     "groups",
     "users",
     "strip_cookie",
+    "jwt_bearer",
     "allow_preflight",
     "paths",
     "mfa",
@@ -81,6 +82,7 @@ class AppState:
     skip_paths: tuple[str, ...] = ()
     rules: tuple[RuleSpec, ...] = ()
     strip_cookie: bool = False
+    jwt_bearer: bool = False  # the answer also carries Authorization: Bearer <the JWT>
     allow_preflight: bool = False
     paths: str = "case-sensitive"  # or case-insensitive: path rules match in any case
     mfa: str = "default"  # required | optional | default (AUTHGATE_REQUIRE_MFA)
@@ -233,6 +235,7 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
         skip_paths=skip,
         rules=_rules(r, f"{where}.rules", data.get("rules")),
         strip_cookie=r.flag(data.get("strip_cookie"), f"{where}.strip_cookie"),
+        jwt_bearer=r.flag(data.get("jwt_bearer"), f"{where}.jwt_bearer"),
         allow_preflight=r.flag(data.get("allow_preflight"), f"{where}.allow_preflight"),
         paths=paths,
         mfa=mfa,
@@ -355,7 +358,8 @@ def state_data(state: State) -> dict[str, Any]:
         if a.mode != "single":
             out["mode"], out["cookie_domain"] = a.mode, a.cookie_domain
         out.update(groups=list(a.groups), users=list(a.users))
-        out.update({k: True for k in ("strip_cookie", "allow_preflight") if getattr(a, k)})
+        switches = ("strip_cookie", "jwt_bearer", "allow_preflight")
+        out.update({k: True for k in switches if getattr(a, k)})
         if a.paths != "case-sensitive":
             out["paths"] = a.paths
         if a.mfa != "default":

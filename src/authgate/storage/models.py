@@ -75,6 +75,8 @@ class Application(Base):
     mode: Mapped[str] = mapped_column(String(10), default="single")
     cookie_domain: Mapped[str] = mapped_column(String(253), default="")
     strip_cookie: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # the answer also carries Authorization: Bearer <X-authentik-jwt> for the app to verify
+    jwt_bearer: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     allow_preflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     case_insensitive_paths: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()

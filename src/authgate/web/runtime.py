@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 
 from authgate.accounts.devices import DeviceTokens
 from authgate.accounts.hashing import HashingPool
+from authgate.accounts.jwks import JwksKeys
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
 from authgate.forward.apps import AppIndex
 from authgate.forward.gate import Gate
 from authgate.forward.issued import IssuedCredentials, IssuedRecord, identity_of
+from authgate.forward.issuers import ExternalIssuers
 from authgate.forward.sessions import SessionCache
 from authgate.forward.tokens import TokenIssuer
 from authgate.signing import Signing
@@ -56,12 +58,22 @@ class Runtime:
         )
         first = unloaded(settings)
         self.credentials = IssuedCredentials(issued_loader(self.store))
+        # machine identities: Bearer JWTs of the configured external issuers (a credential
+        # verifier for the gate); ``issuer_keys.run`` fetches their JWKS in the background
+        self.issuer_keys = JwksKeys(settings.issuers)
+        self.issuers = ExternalIssuers(
+            settings.issuers,
+            self.issuer_keys.by_issuer,
+            self.store.find_user,
+            generation=lambda: self.sync.revision,
+        )
+        self.issuer_keys.on_change = self.issuers.forget
         self.gate = Gate(
             self.sessions,
             first.signing.session,
             settings.outpost_prefix,
             first.tokens,
-            verifiers=[self.credentials],
+            verifiers=[self.credentials, self.issuers],
         )
         self.keys = ServerKeys(settings, self.gate, first)
         self.pages = Pages(settings)

@@ -14,7 +14,7 @@ from authgate.forward.answers import allow
 from authgate.forward.cookies import CookieSigner, app_cookie_name, expire_app_cookie
 from authgate.forward.decision import Allow, Challenge, Deny, UnknownHost
 from authgate.forward.gate import Gate
-from authgate.forward.model import AppView, Rule
+from authgate.forward.model import AppView, Identity, Rule
 from authgate.forward.sessions import SessionCache, SessionRecord
 from authgate.forward.tokens import TokenIssuer
 from tests.unit.forward.helpers import PREFIX, app, request, user
@@ -74,7 +74,20 @@ async def test_a_valid_cookie_is_allowed_with_identity_and_token(store: Store) -
 
 @pytest.mark.parametrize(
     ("amr", "claimed"),
-    [((), None), (("pwd",), ["pwd"]), (("pwd", "otp"), ["pwd", "otp", "mfa"])],
+    [
+        ((), None),
+        (("pwd",), ["pwd"]),
+        (("pwd", "otp"), ["pwd", "otp", "mfa"]),
+        (("pwd", "hwk"), ["pwd", "hwk", "mfa"]),
+        (("hwk",), ["hwk", "mfa"]),  # a passkey proves two factors on its own
+        (("pwd", "rec"), ["pwd", "rec", "mfa"]),
+        # headless credentials (issue 14): a Basic password is RFC 8176 pwd; the others
+        # have no RFC 8176 value and keep their names
+        (("password",), ["pwd"]),
+        (("token",), ["token"]),
+        (("app_password",), ["app_password"]),
+        (("jwt",), ["jwt"]),
+    ],
 )
 def test_the_token_says_how_the_session_signed_in(
     amr: tuple[str, ...], claimed: list[str] | None
@@ -179,6 +192,35 @@ async def test_the_token_is_kept_while_the_identity_is_the_same(store: Store) ->
     again = await gate.check(request("/", cookie=cookie("app-s")))
     assert isinstance(first, Allow) and isinstance(again, Allow)
     assert again.token == first.token
+
+
+class CountingIssuer(TokenIssuer):
+    def __init__(self) -> None:
+        super().__init__(ec.generate_private_key(ec.SECP256R1()), "http://auth.test")
+        self.signed = 0
+
+    def issue(
+        self, identity: Identity, app: AppView, now: float | None = None
+    ) -> tuple[str, float]:
+        self.signed += 1
+        return super().issue(identity, app, now)
+
+
+async def test_a_cache_hit_never_signs(store: Store) -> None:
+    """The hot path signs once per (session, app); every later check reuses that token."""
+    counting = CountingIssuer()
+    gate = gate_for(store, counting)
+    tokens = set()
+    for _ in range(50):
+        decision = await gate.check(request("/", cookie=cookie("app-s")))
+        assert isinstance(decision, Allow)
+        tokens.add(decision.token)
+    assert counting.signed == 1 and len(tokens) == 1
+    store.records["app-s"] = SessionRecord(user(), "app", WIKI.id, NOW_PLUS, NOW_PLUS)
+    gate.sessions.clear()  # a reload: the session comes back as a new identity
+    for _ in range(5):
+        assert isinstance(await gate.check(request("/", cookie=cookie("app-s"))), Allow)
+    assert counting.signed == 2  # signed again once, then reused
 
 
 async def test_a_reload_with_new_groups_gives_a_new_token_and_new_headers(store: Store) -> None:

@@ -65,12 +65,19 @@ class AppStore(StoreBase):
         require_mfa: bool | None = None,
         icon: str = "",
         description: str = "",
+        jwt_bearer: bool = False,
     ) -> AppView:
         """Add an app; refused when another app holds its host or (domain mode) its cookie
         domain, or a bound group or user does not exist."""
         names.check_slug(slug)
         switches = Switches(
-            strip_cookie, allow_preflight, case_insensitive_paths, require_mfa, icon, description
+            strip_cookie,
+            allow_preflight,
+            case_insensitive_paths,
+            require_mfa,
+            icon,
+            description,
+            jwt_bearer,
         )
         values = _fields(slug, url, name, mode, cookie_domain, switches)
         claim = Claim.of(url, mode, cookie_domain)
@@ -96,7 +103,7 @@ class AppStore(StoreBase):
         **options: bool | str | None,
     ) -> AppView:
         """Change name, URL, switches (strip_cookie, allow_preflight,
-        case_insensitive_paths, require_mfa), launcher fields (icon, description) and
+        case_insensitive_paths, require_mfa, jwt_bearer), launcher fields (icon, description) and
         bindings of an app, all in one change or none: a new URL must not take another app's
         host, and every group and user named must exist. ``mfa_default`` puts require_mfa
         back to NULL (the global default)."""
@@ -104,6 +111,7 @@ class AppStore(StoreBase):
             "name",
             "external_url",
             "strip_cookie",
+            "jwt_bearer",
             "allow_preflight",
             "case_insensitive_paths",
             "require_mfa",
@@ -152,6 +160,7 @@ class AppStore(StoreBase):
         require_mfa: bool | None = None,
         icon: str = "",
         description: str = "",
+        jwt_bearer: bool = False,
         create: bool = False,
     ) -> AppView:
         """Make app ``slug`` exactly this, in one transaction: fields, switches, bindings and
@@ -160,7 +169,13 @@ class AppStore(StoreBase):
         without its rules; otherwise a missing app is a NotFoundError. A host or cookie
         domain another app holds is a ConflictError."""
         switches = Switches(
-            strip_cookie, allow_preflight, case_insensitive_paths, require_mfa, icon, description
+            strip_cookie,
+            allow_preflight,
+            case_insensitive_paths,
+            require_mfa,
+            icon,
+            description,
+            jwt_bearer,
         )
         values = _fields(slug, url, name, mode, cookie_domain, switches)
         claim = Claim.of(url, mode, cookie_domain)
@@ -292,6 +307,7 @@ class Switches:
     require_mfa: bool | None = None  # None: AUTHGATE_REQUIRE_MFA decides
     icon: str = ""  # the launcher's picture of the app (an image URL)
     description: str = ""  # the launcher's line about the app
+    jwt_bearer: bool = False  # the answer also carries Authorization: Bearer <the JWT>
 
 
 def _fields(
@@ -305,6 +321,7 @@ def _fields(
         mode=mode,
         cookie_domain=cookie_domain,
         strip_cookie=switches.strip_cookie,
+        jwt_bearer=switches.jwt_bearer,
         allow_preflight=switches.allow_preflight,
         case_insensitive_paths=switches.case_insensitive_paths,
         require_mfa=switches.require_mfa,
@@ -360,6 +377,7 @@ def app_view(
         bound_groups=bound_groups,
         rules=rules,
         strip_cookie=bool(app.strip_cookie),
+        jwt_bearer=bool(app.jwt_bearer),
         allow_preflight=bool(app.allow_preflight),
         case_insensitive_paths=bool(app.case_insensitive_paths),
         require_mfa=app.require_mfa,

@@ -66,7 +66,7 @@ async def test_a_flagged_apps_allow_carries_the_jwt_as_bearer(
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
-async def test_an_app_without_the_option_gets_no_authorization(
+async def test_an_app_without_the_option_gets_no_jwt_as_authorization(
     harness: Harness, dialect: str
 ) -> None:
     cookies = await _signed_in(harness, "app2.test")
@@ -74,6 +74,10 @@ async def test_an_app_without_the_option_gets_no_authorization(
     assert allowed.status_code == 200, allowed.text
     assert allowed.headers["x-authentik-jwt"]
     assert "authorization" not in allowed.headers
+    # the app's own Authorization comes back as it was sent, never replaced by the JWT
+    own = {**cookies, "authorization": "Negotiate c2VjcmV0"}
+    allowed = (await ask(harness.client, dialect, "GET", "app2.test", "/", own)).response
+    assert allowed.headers.get_list("authorization") == ["Negotiate c2VjcmV0"]
 
 
 async def test_switching_it_off_applies_on_the_next_request(

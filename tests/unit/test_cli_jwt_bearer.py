@@ -93,12 +93,16 @@ def test_manifests_read_it_from_the_store(run: Run) -> None:
     run("app", "add", "wiki", "--url", "http://wiki.lan")
     flagged = run("manifests", "api", *NGINX)
     assert COPY_AUTHORIZATION in flagged
-    assert "proxy_set_header Authorization" not in run("manifests", "wiki", *NGINX)
+    # every app copies Authorization from the answer; only a flagged one gets a JWT in it
+    assert "proxy_set_header Authorization $authgate_wiki_authorization;" in run(
+        "manifests", "wiki", *NGINX
+    )
     traefik = run("manifests", "api", "--target", "traefik", "--service", "api:80")
     assert "authgate-jwt-bearer" in traefik
     assert "authgate manifests --middleware --jwt-bearer" in traefik
     run("app", "set", "api", "--no-jwt-bearer")  # regenerated after the change: gone
-    assert "proxy_set_header Authorization" not in run("manifests", "api", *NGINX)
+    traefik = run("manifests", "api", "--target", "traefik", "--service", "api:80")
+    assert "authgate-jwt-bearer" not in traefik
 
 
 def test_manifests_refuse_the_flag_for_a_stored_app_without_it(run: Run) -> None:
@@ -114,7 +118,7 @@ def test_manifests_refuse_the_flag_for_a_stored_app_without_it(run: Run) -> None
 def test_manifests_flag_with_url_and_for_the_shared_middleware(run: Run) -> None:
     args = ["api", "--url", "http://api.lan", "--target", "caddy", "--backend", "127.0.0.1:3"]
     assert "X-Auth-Request-Groups Authorization" in run("manifests", *args, "--jwt-bearer")
-    assert "Authorization" not in run("manifests", *args)
+    assert "X-Auth-Request-Groups Authorization" in run("manifests", *args)  # always copied
     (doc,) = YAML(typ="safe").load_all(run("manifests", "--middleware", "--jwt-bearer"))
     assert doc["metadata"]["name"] == "authgate-jwt-bearer"
     assert doc["spec"]["forwardAuth"]["authResponseHeaders"][-1] == "Authorization"

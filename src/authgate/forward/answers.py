@@ -86,8 +86,11 @@ def allow(decision: Allow) -> Answer:
         ready = kept[2]
     else:
         ready = _prepare_allow(decision)
-    # an app with jwt_bearer gets authgate's JWT as its Authorization (prepared with it)
-    authorization = None if decision.app.jwt_bearer and decision.token else decision.authorization
+    authorization = decision.authorization
+    if decision.app.jwt_bearer:
+        # authgate's JWT is the app's Authorization (prepared with it); without one (a
+        # bypass) the app gets none: never the client's own in its place
+        authorization = None if decision.token else ""
     if decision.cookie is None and authorization is None:
         return ready
     headers = list(ready.headers)

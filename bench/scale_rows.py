@@ -6,7 +6,7 @@ least 2), every user in two groups, every app bound to one group; one session in
 portal session, the others are app sessions of a portal session of the same user, for an
 app that user may open. Not every row is live: one portal session in 20 is revoked (and so
 are its app sessions, as a sign-out leaves them), one app session in 10 has expired — the
-store holds what a long-running one would. ``load_pairs`` picks live app sessions spread over
+store holds what a long-running one would. ``load_indices`` picks live app sessions spread over
 the apps: what wrk sends.
 
 Everything is deterministic for a given ``seed`` (session ids included), so a test can
@@ -176,10 +176,12 @@ def _portal_user(p: int, sizes: Sizes) -> int:
 
 
 def _app_for(j: int, user: int, sizes: Sizes) -> int:
-    """An app user ``user`` may open (bound to one of its groups), spread over the apps."""
-    group = user_groups(user, sizes)[j % 2]
+    """An app user ``user`` may open (bound to one of its groups), spread over the apps by a
+    multiplicative hash of ``j``."""
+    spread = (j * 2654435761) % 2**32
+    group = user_groups(user, sizes)[(spread >> 16) % 2]
     per_group = (sizes.apps - group + sizes.groups - 1) // sizes.groups
-    return group + sizes.groups * ((j // 2) % per_group)
+    return group + sizes.groups * ((spread >> 17) % per_group)
 
 
 def portal_live(p: int) -> bool:

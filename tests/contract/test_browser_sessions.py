@@ -78,3 +78,22 @@ async def test_change_password_stores_the_hash_and_ends_the_other_sessions(store
     assert await store.load_session(keep) is not None
     assert await store.load_session(keep_app) is not None
     assert await store.load_session(other_app) is None
+
+
+async def test_touching_many_sessions_at_once_writes_each_its_own_time(store: Store) -> None:
+    alice = await store.add_user("alice")
+    await store.add_app("wiki", url="http://wiki.test")
+    (wiki,) = await store.load_apps()
+    families = [await _family(store, alice.id, wiki.id) for _ in range(20)]
+    base = datetime.now(UTC) + timedelta(minutes=1)
+    seen = {
+        child: (base + timedelta(seconds=i)).timestamp() for i, (_, child) in enumerate(families)
+    }
+
+    await store.touch_sessions(seen)
+
+    by_id = {s.id: s for s in await store.list_sessions("alice")}
+    for sid, when in seen.items():
+        assert abs(by_id[sid].last_seen.timestamp() - when) < 0.01
+    untouched = {parent for parent, _ in families}
+    assert all(by_id[p].last_seen < base for p in untouched)

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Update, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import NotFoundError
@@ -171,15 +181,19 @@ class SessionStore(StoreBase):
         )
 
     async def touch_sessions(self, seen: dict[str, float]) -> None:
+        """Write when each session was last seen: one statement run for all of them
+        (``executemany``), since a busy server touches thousands of sessions a second."""
         if not seen:
             return
+        table = m.Session.__table__
+        statement = (
+            update(table).where(table.c.id == bindparam("sid")).values(last_seen=bindparam("seen"))
+        )
+        rows = [
+            {"sid": sid, "seen": datetime.fromtimestamp(when, UTC)} for sid, when in seen.items()
+        ]
         async with self._tx() as db:
-            for sid, when in seen.items():
-                await db.execute(
-                    update(m.Session)
-                    .where(m.Session.id == sid)
-                    .values(last_seen=datetime.fromtimestamp(when, UTC))
-                )
+            await db.execute(statement, rows)
             await db.commit()
 
     async def revoke_family(self, session_id: str) -> set[str]:

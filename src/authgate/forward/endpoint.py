@@ -11,6 +11,7 @@ server's ``websocket.http.response`` extension; never accepted.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -62,6 +63,7 @@ class ForwardAuthEndpoint:
         self.reload = reload
         self.audit = audit
         self._seen: tuple[int, int] | None = None
+        self._reloading: tuple[tuple[int, int], asyncio.Future[None]] | None = None
         self.auth_prefix = gate.prefix + "/auth/"
         self._trusted_peers: dict[str, bool] = {}
 
@@ -112,15 +114,27 @@ class ForwardAuthEndpoint:
 
     async def _follow_store(self) -> None:
         """One stat of the revision file per check; the apps are reloaded when it moved (a
-        change by the CLI or another worker on this machine is obeyed by the next check)."""
+        change by the CLI or another worker on this machine is obeyed by the next check).
+        Checks that arrive while a reload runs wait for that one reload, not one each: with
+        10,000 apps a reload takes a while, and every check in flight would queue its own."""
         try:
             st = os.stat(self.revision_file)
             stamp = (st.st_ino, st.st_mtime_ns)
         except OSError:
             stamp = (0, 0)
-        if stamp != self._seen:
+        if stamp == self._seen:
+            return
+        if self._reloading is None or self._reloading[0] != stamp:
+            self._reloading = (stamp, asyncio.ensure_future(self._reload_to(stamp)))
+        await asyncio.shield(self._reloading[1])
+
+    async def _reload_to(self, stamp: tuple[int, int]) -> None:
+        try:
             await self.reload()
             self._seen = stamp
+        finally:
+            if self._reloading is not None and self._reloading[0] == stamp:
+                self._reloading = None
 
     def _trusted(self, peer: str) -> bool:
         trusted = self._trusted_peers.get(peer)

@@ -7,9 +7,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
+    Table,
     Update,
     and_,
     bindparam,
@@ -42,6 +44,9 @@ class SessionInfo:
     ip: str
     amr: tuple[str, ...] = ()  # how a portal session signed in (app sessions: see parent)
     user_agent: str = ""
+
+
+PRUNE_BATCH = 5000  # sessions deleted per statement by the sweep
 
 
 def _methods(amr: str) -> tuple[str, ...]:
@@ -185,7 +190,7 @@ class SessionStore(StoreBase):
         (``executemany``), since a busy server touches thousands of sessions a second."""
         if not seen:
             return
-        table = m.Session.__table__
+        table = cast(Table, m.Session.__table__)
         statement = (
             update(table).where(table.c.id == bindparam("sid")).values(last_seen=bindparam("seen"))
         )
@@ -195,6 +200,22 @@ class SessionStore(StoreBase):
         async with self._tx() as db:
             await db.execute(statement, rows)
             await db.commit()
+
+    async def prune_sessions(self, ended_before: datetime, batch: int = PRUNE_BATCH) -> int:
+        """Delete sessions that expired before ``ended_before`` (revoked ones go once they
+        expire too); how many. In batches, each its own short transaction, so that a first
+        sweep of a big store never holds SQLite's write lock for long. An app session
+        expires with its portal session, so no live session loses its parent."""
+        deleted = 0
+        while True:
+            async with self._tx() as db:
+                ids = select(m.Session.id).where(m.Session.expires_at < ended_before).limit(batch)
+                result = await db.execute(delete(m.Session).where(m.Session.id.in_(ids)))
+                await db.commit()
+            count = int(getattr(result, "rowcount", 0) or 0)
+            deleted += count
+            if count < batch:
+                return deleted
 
     async def revoke_family(self, session_id: str) -> set[str]:
         """Revoke a session, its portal session and every app session of that portal session."""

@@ -47,6 +47,7 @@ class SessionInfo:
 
 
 PRUNE_BATCH = 5000  # sessions deleted per statement by the sweep
+TOUCH_STEP = timedelta(seconds=30)  # last_seen is written when it moved by this much
 
 
 def _methods(amr: str) -> tuple[str, ...]:
@@ -187,16 +188,22 @@ class SessionStore(StoreBase):
 
     async def touch_sessions(self, seen: dict[str, float]) -> None:
         """Write when each session was last seen: one statement run for all of them
-        (``executemany``), since a busy server touches thousands of sessions a second."""
+        (``executemany``), since a busy server touches thousands of sessions a second. A
+        row is written only when its ``last_seen`` moves by ``TOUCH_STEP`` or more: on a big
+        SQLite store every write dirties a page of its own, and the idle timeout does not
+        need the second."""
         if not seen:
             return
         table = cast(Table, m.Session.__table__)
         statement = (
-            update(table).where(table.c.id == bindparam("sid")).values(last_seen=bindparam("seen"))
+            update(table)
+            .where(table.c.id == bindparam("sid"), table.c.last_seen < bindparam("moved"))
+            .values(last_seen=bindparam("seen"))
         )
-        rows = [
-            {"sid": sid, "seen": datetime.fromtimestamp(when, UTC)} for sid, when in seen.items()
-        ]
+        rows = []
+        for sid, when in seen.items():
+            at = datetime.fromtimestamp(when, UTC)
+            rows.append({"sid": sid, "seen": at, "moved": at - TOUCH_STEP})
         async with self._tx() as db:
             await db.execute(statement, rows)
             await db.commit()

@@ -4,10 +4,11 @@ keepalive to authgate — against a store bulk-seeded with 1,000,000 sessions an
 
 Per backend: the store is seeded (PostgreSQL: in a throwaway database), an authgate of its
 own starts on it (granian, one worker, like (d)'s) and its start-up time and memory are
-reported, every session of the load is checked once (the cold rate is reported); nginx serves every seeded app host through one wildcard server built from the
-seed's server, and wrk rotates over a few thousand (cookie, host) pairs of distinct live
-sessions across the apps with a Lua script, so the store's size and a wide working set are
-what is measured, not one cached cookie.
+reported, and every session of the load is checked once (the cold rate is reported); nginx
+serves every seeded app host through one wildcard server built from the seed's server, and
+wrk rotates over a few thousand (cookie, host) pairs of distinct live sessions across the
+apps with a Lua script, so the store's size and a wide working set are what is measured,
+not one cached cookie.
 """
 
 from __future__ import annotations

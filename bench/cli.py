@@ -59,9 +59,29 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="every scenario once for 1 s, no warm-up, at most 2 s of settling: "
         "checks that the bench works (make test), measures nothing worth keeping",
     )
+    parser.add_argument(
+        "--scale-sessions",
+        type=int,
+        help="sessions seeded for the scale run (default 1,000,000; smoke: 10,000)",
+    )
+    parser.add_argument(
+        "--scale-apps", type=int, help="apps seeded for the scale run (default 10,000; smoke: 200)"
+    )
+    parser.add_argument(
+        "--scale-pairs",
+        type=int,
+        default=3000,
+        help="distinct (session, app host) pairs wrk rotates over in the scale run",
+    )
     parser.add_argument("--keep-workdir", action="store_true", help="keep servers' logs")
     parser.add_argument("--no-save", action="store_true", help="do not write bench/results/")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    big = not args.smoke
+    args.scale_sessions = args.scale_sessions or (1_000_000 if big else 10_000)
+    args.scale_apps = args.scale_apps or (10_000 if big else 200)
+    if args.smoke:
+        args.scale_pairs = min(args.scale_pairs, 500)
+    return args
 
 
 class Interrupted(BaseException):

@@ -97,6 +97,9 @@ def _measured_run(ctx: Context, scenario: Scenario, report: dict[str, Any]) -> N
     cpu = {r: cpu_after[r] - cpu_before.get(r, 0.0) for r in cpu_after}
     cpu["wrk"] = wrk_cpu
     _account_cpu(report, cpu, busy, softirq)
+    per_request = report["cpu_us_per_request"]
+    if scenario.auth_role != "authgate" and scenario.auth_role in per_request:
+        per_request["authgate"] = per_request[scenario.auth_role]  # the one that answered
     report["loadavg_1m_before"] = round(loadavg_before, 2)
     report["server_log_problems"] = ctx.servers.new_log_lines(logs_before)
     report["wrk_output"] = output.strip().splitlines()

@@ -160,6 +160,8 @@ _TARGETS = (
         False,
     ),
     ("d_cache/b", "nginx_auth_cache", "floor_b_internal", "rate", 0.8, True),
+    ("scale_sqlite/d", "scale_sqlite", "nginx_valid_cookie_keepalive", "rate", 0.9, True),
+    ("scale_postgres/d", "scale_postgres", "nginx_valid_cookie_keepalive", "rate", 0.9, True),
 )
 
 

@@ -21,6 +21,8 @@ from bench.login import log_in_everywhere
 from bench.measure import Context, failed, measure
 from bench.progress import log
 from bench.report import combine
+from bench.scale import BACKENDS, ScaleStore, role_of, scale_nginx_conf, scale_scenario
+from bench.scale_rows import Sizes
 from bench.scenarios import (
     CACHE_APP,
     GROUP,
@@ -78,6 +80,8 @@ class _Run:
     cookies: dict[str, str] = field(default_factory=dict)
     login_errors: dict[str, str] = field(default_factory=dict)
     prepared: bool = False
+    scale: dict[str, ScaleStore] = field(default_factory=dict)  # by backend, once seeded
+    scale_errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def rounds(self) -> int:
@@ -93,10 +97,17 @@ class _Run:
             s.name.startswith("floor_") for s in self.selected("granian")
         )
 
+    def scale_scenario(self, backend: str) -> Scenario:
+        store = self.scale.get(backend)
+        if store is not None and store.seeded is not None and store.seeded.pairs:
+            return store.scenario()
+        return scale_scenario(backend, self.ports, "", "", "", None)  # reported as failed
+
     def selected(self, server: str) -> list[Scenario]:
         chosen = scenarios(self.ports, self.cookies, server)
         if server == "granian":
             chosen += floor_scenarios(self.ports, server)
+            chosen += [self.scale_scenario(backend) for backend in BACKENDS]
         return [s for s in chosen if self.only is None or self.only.search(f"{server}:{s.name}")]
 
 
@@ -116,6 +127,8 @@ def _run_under(
             log(error[:500])
             state.reports.extend(failed(s, error[:4000]) for s in state.selected(server))
             return
+        if server == "granian":
+            _start_scale_stores(state, server, phase, workdir)
         profile = set(state.args.profile)
         ctx = Context(state.load, state.servers, authgate, profile, state.result["stamp"])
         chosen = state.selected(server)
@@ -126,6 +139,31 @@ def _run_under(
             for scenario in chosen:
                 rounds[scenario.name].append(_measure_or_skip(state, ctx, scenario))
         state.reports.extend(combine(rounds[s.name]) for s in chosen)
+
+
+def _start_scale_stores(
+    state: _Run, server: str, phase: contextlib.ExitStack, workdir: Path
+) -> None:
+    """The scale run's stores, seeded, each with its authgate, for this server's rounds;
+    one that fails is reported in its scenario, the run goes on."""
+    sizes = Sizes(state.args.scale_sessions, state.args.scale_apps)
+    state.result["scale"] = {}
+    for backend in BACKENDS:
+        if not any(s.name == f"scale_{backend}" for s in state.selected(server)):
+            continue
+        store = ScaleStore(backend, sizes, state.args.scale_pairs, workdir, state.ports)
+        state.scale[backend] = store
+        state.result["scale"][backend] = store.report
+        try:
+            authgate = phase.enter_context(store.running(authgate_env(server)))
+        except Exception as exc:
+            error = f"scale run on {backend} failed: {type(exc).__name__}: {exc}"
+            log(error[:500])
+            state.scale_errors[backend] = error[:4000]
+            store.report["error"] = error[:4000]
+            continue
+        state.servers.by_role[role_of(backend)] = authgate
+        phase.callback(state.servers.by_role.pop, role_of(backend), None)
 
 
 def _start_authgate(
@@ -157,6 +195,9 @@ def _measure_or_skip(state: _Run, ctx: Context, scenario: Scenario) -> dict[str,
     """A scenario whose proxy did not start or whose login failed is reported, not run."""
     if scenario.via != "direct" and scenario.via not in state.servers.by_role:
         return failed(scenario, f"{scenario.via} did not start")
+    if scenario.auth_role not in state.servers.by_role:
+        backend = scenario.name.removeprefix("scale_")
+        return failed(scenario, state.scale_errors.get(backend, f"{scenario.auth_role} missing"))
     if scenario.cookie_of and scenario.cookie_of not in state.cookies:
         why = state.login_errors.get(scenario.cookie_of, "no login")
         return failed(scenario, f"no session cookie: {why}")
@@ -181,7 +222,8 @@ def nginx_conf(ports: Ports, echo_port: int, cached: str = "") -> str:
 """
     keepalive = keepalive_app_server(ports, echo_port)
     floor = floor_nginx_conf(ports.nginx, ports.second_nginx, ports.floor, echo_port)
-    return seed + plain + keepalive + floor + cached
+    scale = scale_nginx_conf(ports, echo_port)
+    return seed + plain + keepalive + floor + cached + scale
 
 
 def keepalive_app_server(ports: Ports, echo_port: int) -> str:

@@ -49,6 +49,8 @@ class Scenario:
     cookie_of: str | None = None  # the app host whose session cookie the requests carry
     login_clients: int = 0  # (f): clients logging in continuously while it is measured
     login_url: str | None = None  # where they log in
+    script: str | None = None  # a wrk Lua script that makes every request (the scale run)
+    auth_role: str = "authgate"  # the authgate that answers (the scale run has its own)
 
 
 @dataclass
@@ -58,6 +60,8 @@ class Ports:
     traefik: int = field(default_factory=free_port)
     floor: int = field(default_factory=free_port)  # bench.floor_app under granian
     second_nginx: int = field(default_factory=free_port)  # (c)'s target listener
+    scale_sqlite: int = field(default_factory=free_port)  # authgate on the seeded SQLite
+    scale_postgres: int = field(default_factory=free_port)  # authgate on the seeded PostgreSQL
 
 
 VALID = Check(200, user=USER)

@@ -85,8 +85,11 @@ def wrk_command(load: Load, scenario: Scenario, seconds: int) -> list[str]:
         f"--timeout={load.timeout_s}s",
         "--latency",
     ]
-    for name, value in scenario.headers.items():
-        command += ["--header", f"{name}: {value}"]
+    if scenario.script:
+        command += ["--script", scenario.script]  # it sets every header of every request
+    else:
+        for name, value in scenario.headers.items():
+            command += ["--header", f"{name}: {value}"]
     return [*command, scenario.url]
 
 

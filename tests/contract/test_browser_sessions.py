@@ -78,3 +78,48 @@ async def test_change_password_stores_the_hash_and_ends_the_other_sessions(store
     assert await store.load_session(keep) is not None
     assert await store.load_session(keep_app) is not None
     assert await store.load_session(other_app) is None
+
+
+async def test_touching_many_sessions_at_once_writes_each_its_own_time(store: Store) -> None:
+    alice = await store.add_user("alice")
+    await store.add_app("wiki", url="http://wiki.test")
+    (wiki,) = await store.load_apps()
+    families = [await _family(store, alice.id, wiki.id) for _ in range(20)]
+    base = datetime.now(UTC) + timedelta(minutes=1)
+    seen = {
+        child: (base + timedelta(seconds=i)).timestamp() for i, (_, child) in enumerate(families)
+    }
+
+    await store.touch_sessions(seen)
+
+    by_id = {s.id: s for s in await store.list_sessions("alice")}
+    for sid, when in seen.items():
+        assert abs(by_id[sid].last_seen.timestamp() - when) < 0.01
+    untouched = {parent for parent, _ in families}
+    assert all(by_id[p].last_seen < base for p in untouched)
+
+
+async def test_the_sweep_deletes_only_sessions_that_ended_before_the_cutoff(store: Store) -> None:
+    alice = await store.add_user("alice")
+    await store.add_app("wiki", url="http://wiki.test")
+    (wiki,) = await store.load_apps()
+    live_portal, live_app = await _family(store, alice.id, wiki.id)
+    revoked_portal, revoked_app = await _family(store, alice.id, wiki.id)
+    await store.revoke_family(revoked_portal)
+    long_ago = datetime.now(UTC) - timedelta(days=3)
+    ended = [
+        await store.create_session(alice.id, kind="portal", lifetime=0, expires_at=long_ago)
+        for _ in range(5)
+    ]
+    just_ended = await store.create_session(
+        alice.id, kind="portal", lifetime=0, expires_at=datetime.now(UTC) - timedelta(hours=1)
+    )
+
+    deleted = await store.prune_sessions(datetime.now(UTC) - timedelta(days=1), batch=2)
+
+    assert deleted == len(ended)
+    assert await store.load_session(live_app) is not None  # its portal session is still there
+    left = await store.list_sessions("alice")  # live ones only
+    assert {s.id for s in left} == {live_portal, live_app}
+    assert await store.prune_sessions(datetime.now(UTC), batch=2) == 1  # just_ended; revoked stay
+    assert await store.load_session(revoked_app) is None and just_ended not in ended

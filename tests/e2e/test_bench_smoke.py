@@ -29,6 +29,8 @@ EXPECTED = {
             "floor_h_new_connection",
             "floor_c_second_nginx",
             "floor_b_internal",
+            "scale_sqlite",
+            "scale_postgres",
         )
     ),
     *(
@@ -59,9 +61,14 @@ def test_bench_smoke_gives_every_scenario_measured() -> None:
         assert scenario["errors_total"] == 0, (name, scenario["errors_total"])
         assert scenario["latency_ms"]["p99"] > 0, name
     ratios = result["ratios"]
-    for name in ("d/h", "d'/h'", "d/c", "p99 d/h", "p99 f/d", "d_cache/b"):
+    ratio_names = ("d/h", "d'/h'", "d/c", "p99 d/h", "p99 f/d", "d_cache/b")
+    for name in (*ratio_names, "scale_sqlite/d", "scale_postgres/d"):
         assert isinstance(ratios[name]["value"], float), name
         assert isinstance(ratios[name]["met"], bool), name
+    for backend in ("sqlite", "postgres"):  # the small seed the smoke run uses, and its times
+        scale = result["scale"][backend]
+        assert scale["seed"]["sessions"] == 10_000 and scale["seed"]["apps"] == 200, scale
+        assert scale["seed"]["load_pairs"] > 100 and scale["startup_s"] > 0, scale
     logins = by_name["granian:nginx_valid_cookie_keepalive_logins"]["logins"]
     # the loop works and says why an attempt failed; on a loaded 2-core machine a login may
     # time out now and then (the smoke run measures nothing), but most must succeed

@@ -11,6 +11,7 @@ server's ``websocket.http.response`` extension; never accepted.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -68,6 +69,7 @@ class ForwardAuthEndpoint:
         self.audit = audit
         self._seen: tuple[int, int] | None = None
         self._next_stat = 0.0
+        self._reloading: tuple[tuple[int, int], asyncio.Future[None]] | None = None
         self.auth_prefix = gate.prefix + "/auth/"
         self._trusted_peers: dict[str, bool] = {}
 
@@ -137,8 +139,20 @@ class ForwardAuthEndpoint:
         return None if stamp == self._seen else stamp
 
     async def _follow_store(self, stamp: tuple[int, int]) -> None:
-        await self.reload()
-        self._seen = stamp
+        """Reload the apps to ``stamp``. Checks that arrive while a reload runs wait for that
+        one reload, not one each: with 10,000 apps a reload takes a while, and every check in
+        flight would queue its own."""
+        if self._reloading is None or self._reloading[0] != stamp:
+            self._reloading = (stamp, asyncio.ensure_future(self._reload_to(stamp)))
+        await asyncio.shield(self._reloading[1])
+
+    async def _reload_to(self, stamp: tuple[int, int]) -> None:
+        try:
+            await self.reload()
+            self._seen = stamp
+        finally:
+            if self._reloading is not None and self._reloading[0] == stamp:
+                self._reloading = None
 
     def _trusted(self, address: str) -> bool:
         """Whether ``address`` (the peer, or a forwarded hop) is a trusted proxy, remembered;

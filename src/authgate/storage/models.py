@@ -131,7 +131,8 @@ class Session(Base):
         ForeignKey("applications.id", ondelete="CASCADE"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # indexed for the hourly sweep of sessions that ended (``prune_sessions``)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     remember: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -6,9 +6,10 @@ on the change feed (``storage.changes``: PostgreSQL ``LISTEN`` or Redis pub/sub)
 message pokes it into comparing the revision row at once; unpoked it still compares every
 ``sync_interval`` seconds (the safety net). Each round loads the keys again when a rotated-out
 key runs out, writes what the check queued (``last_seen`` of sessions, audit events), refreshes
-the active-sessions gauge and once an hour prunes old audit events, spent login counters and
-expired keys. Each round also tells ``health`` whether the store answered: that is how an
-outage is noticed without a check, and how its end is noticed without a restart.
+the active-sessions gauge and once an hour prunes old audit events, spent login counters,
+expired keys and sessions that expired more than a day ago. Each round also tells ``health``
+whether the store answered: that is how an outage is noticed without a check, and how its end
+is noticed without a restart.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from authgate.accounts.login import LoginGuard
 from authgate.config import Settings
@@ -34,6 +36,7 @@ from authgate.web.metrics import Metrics
 
 log = logging.getLogger("authgate")
 PRUNE_INTERVAL = 3600
+SESSION_KEEP = timedelta(days=1)  # an ended session's row is deleted this long after it expired
 GAUGE_INTERVAL = 15.0  # the active-sessions gauge is counted this often, not per scrape
 ROUND_TIMEOUT = 5.0  # a store that does not answer within this is down for this round
 
@@ -142,6 +145,7 @@ class StoreSync:
             await self.store.prune_audit(self.settings.audit_retention)
             await self.login.counters.prune_counters()
             await self.store.prune_keys()
+            await self.store.prune_sessions(datetime.now(UTC) - SESSION_KEEP)
 
     async def flush(self) -> None:
         """Write what the check queued: sessions and credentials used since last time,

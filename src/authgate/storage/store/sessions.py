@@ -7,8 +7,20 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, Update, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import NotFoundError
@@ -32,6 +44,10 @@ class SessionInfo:
     ip: str
     amr: tuple[str, ...] = ()  # how a portal session signed in (app sessions: see parent)
     user_agent: str = ""
+
+
+PRUNE_BATCH = 5000  # sessions deleted per statement by the sweep
+TOUCH_STEP = timedelta(seconds=30)  # last_seen is written when it moved by this much
 
 
 def _methods(amr: str) -> tuple[str, ...]:
@@ -171,16 +187,42 @@ class SessionStore(StoreBase):
         )
 
     async def touch_sessions(self, seen: dict[str, float]) -> None:
+        """Write when each session was last seen: one statement run for all of them
+        (``executemany``), since a busy server touches thousands of sessions a second. A
+        row is written only when its ``last_seen`` moves by ``TOUCH_STEP`` or more: on a big
+        SQLite store every write dirties a page of its own, and the idle timeout does not
+        need the second."""
         if not seen:
             return
+        table = cast(Table, m.Session.__table__)
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("sid"), table.c.last_seen < bindparam("moved"))
+            .values(last_seen=bindparam("seen"))
+        )
+        rows = []
+        for sid, when in seen.items():
+            at = datetime.fromtimestamp(when, UTC)
+            rows.append({"sid": sid, "seen": at, "moved": at - TOUCH_STEP})
         async with self._tx() as db:
-            for sid, when in seen.items():
-                await db.execute(
-                    update(m.Session)
-                    .where(m.Session.id == sid)
-                    .values(last_seen=datetime.fromtimestamp(when, UTC))
-                )
+            await db.execute(statement, rows)
             await db.commit()
+
+    async def prune_sessions(self, ended_before: datetime, batch: int = PRUNE_BATCH) -> int:
+        """Delete sessions that expired before ``ended_before`` (revoked ones go once they
+        expire too); how many. In batches, each its own short transaction, so that a first
+        sweep of a big store never holds SQLite's write lock for long. An app session
+        expires with its portal session, so no live session loses its parent."""
+        deleted = 0
+        while True:
+            async with self._tx() as db:
+                ids = select(m.Session.id).where(m.Session.expires_at < ended_before).limit(batch)
+                result = await db.execute(delete(m.Session).where(m.Session.id.in_(ids)))
+                await db.commit()
+            count = int(getattr(result, "rowcount", 0) or 0)
+            deleted += count
+            if count < batch:
+                return deleted
 
     async def revoke_family(self, session_id: str) -> set[str]:
         """Revoke a session, its portal session and every app session of that portal session."""

@@ -38,6 +38,17 @@ def endpoint(revision_file: Path, reload: Reloads) -> ForwardAuthEndpoint:
     )
 
 
+def stamp_of(revision_file: Path) -> tuple[int, int]:
+    st = os.stat(revision_file)
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def moved(checks: ForwardAuthEndpoint) -> tuple[int, int] | None:
+    """What the next check would see, whenever it comes (past the stat interval)."""
+    checks._next_stat = 0.0
+    return checks._store_moved()
+
+
 async def test_checks_during_a_reload_share_it_and_the_next_change_reloads_again(
     tmp_path: Path,
 ) -> None:
@@ -46,14 +57,15 @@ async def test_checks_during_a_reload_share_it_and_the_next_change_reloads_again
     reloads = Reloads()
     checks = endpoint(revision, reloads)
 
-    await asyncio.gather(*(checks._follow_store() for _ in range(20)))
+    assert moved(checks) == stamp_of(revision)
+    await asyncio.gather(*(checks._follow_store(stamp_of(revision)) for _ in range(20)))
     assert reloads.count == 1
-    await checks._follow_store()  # nothing moved
-    assert reloads.count == 1
+    assert moved(checks) is None  # nothing moved
 
     revision.write_text("2\n")
     os.utime(revision, ns=(1, 2))  # a new stamp even within the file system's time step
-    await asyncio.gather(*(checks._follow_store() for _ in range(20)))
+    assert moved(checks) == stamp_of(revision)
+    await asyncio.gather(*(checks._follow_store(stamp_of(revision)) for _ in range(20)))
     assert reloads.count == 2
 
 
@@ -63,12 +75,13 @@ async def test_a_failed_reload_fails_its_waiters_and_is_tried_again(tmp_path: Pa
     reloads = Reloads(fail=True)
     checks = endpoint(revision, reloads)
 
+    stamp = stamp_of(revision)
     results = await asyncio.gather(
-        *(checks._follow_store() for _ in range(5)), return_exceptions=True
+        *(checks._follow_store(stamp) for _ in range(5)), return_exceptions=True
     )
     assert reloads.count == 1 and all(isinstance(r, ConnectionError) for r in results)
+    assert moved(checks) == stamp  # the failed reload did not count: tried again
     reloads.fail = False
-    await checks._follow_store()
+    await checks._follow_store(stamp)
     assert reloads.count == 2
-    await checks._follow_store()  # reloaded: nothing moved since
-    assert reloads.count == 2
+    assert moved(checks) is None  # reloaded: nothing moved since

@@ -190,9 +190,12 @@ class _Postgres(_Bulk):
     def insert(self, table: sa.Table, items: Iterable[dict[str, object]]) -> None:
         columns = [c.name for c in table.columns]
         for chunk in _chunks(items):
-            records = [tuple(item[c] for c in columns) for item in chunk]
+            # the columns the rows name, in the table's order; the rest take their defaults
+            # (a column a later migration adds need not be known here)
+            named = [c for c in columns if c in chunk[0]]
+            records = [tuple(item[c] for c in named) for item in chunk]
             self.loop.run_until_complete(
-                self.conn.copy_records_to_table(str(table.name), records=records, columns=columns)
+                self.conn.copy_records_to_table(str(table.name), records=records, columns=named)
             )
         if "id" in columns and table.name != "sessions":  # serial ids go on after ours
             self.loop.run_until_complete(

@@ -24,6 +24,11 @@ JWT_BEARER_HELP = (
     "JWTs); the client's own Authorization never reaches the app."
 )
 
+REAL_PW_IN_BASIC_HELP = (
+    "Accept Authorization: Basic with the user's real password for this app (for clients "
+    "that can only send a password); refused when the app or the user needs a second factor."
+)
+
 
 def _describe(app: AppView) -> dict[str, object]:
     return {
@@ -38,6 +43,7 @@ def _describe(app: AppView) -> dict[str, object]:
         "rules": [r.describe() for r in app.rules],
         "strip_cookie": app.strip_cookie,
         "jwt_bearer": app.jwt_bearer,
+        "basic_password": app.basic_password,
         "allow_preflight": app.allow_preflight,
         "paths": app.paths,
         "mfa": app.mfa,
@@ -88,6 +94,7 @@ def app() -> None:
 @click.option("--strip-cookie", is_flag=True, help="Hand the app a Cookie without authgate's.")
 @click.option("--allow-preflight", is_flag=True, help="Let CORS preflights through unsigned.")
 @click.option("--jwt-bearer", is_flag=True, help=JWT_BEARER_HELP)
+@click.option("--basic-password", is_flag=True, help=REAL_PW_IN_BASIC_HELP)
 @click.option("--paths", type=PATHS, default="case-sensitive", show_default=True, help=PATHS_HELP)
 @click.option("--require-mfa/--no-require-mfa", default=None, help=MFA_HELP)
 @click.option("--icon", default="", help=ICON_HELP)
@@ -107,6 +114,7 @@ def add(
     strip_cookie: bool,
     allow_preflight: bool,
     jwt_bearer: bool,
+    basic_password: bool,
     paths: str,
     require_mfa: bool | None,
     icon: str,
@@ -142,6 +150,7 @@ def add(
             strip_cookie=strip_cookie,
             allow_preflight=allow_preflight,
             jwt_bearer=jwt_bearer,
+            basic_password=basic_password,
             case_insensitive_paths=paths == "case-insensitive",
             require_mfa=require_mfa,
             icon=check_icon(icon) or "",
@@ -173,7 +182,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 def _switches(app: AppView) -> str:
     """The switches an app has on, in one cell: 'strip_cookie, jwt_bearer'."""
-    names = ("strip_cookie", "jwt_bearer", "allow_preflight")
+    names = ("strip_cookie", "jwt_bearer", "basic_password", "allow_preflight")
     return ", ".join(name for name in names if getattr(app, name))
 
 
@@ -227,6 +236,7 @@ def delete(ctx: click.Context, slug: str, as_json: bool) -> None:
 @click.option("--strip-cookie/--keep-cookie", default=None, help="Hide authgate's cookie.")
 @click.option("--allow-preflight/--no-allow-preflight", default=None, help="CORS preflights.")
 @click.option("--jwt-bearer/--no-jwt-bearer", default=None, help=JWT_BEARER_HELP)
+@click.option("--basic-password/--no-basic-password", default=None, help=REAL_PW_IN_BASIC_HELP)
 @click.option("--paths", type=PATHS, default=None, help=PATHS_HELP)
 @click.option("--require-mfa/--no-require-mfa", default=None, help=MFA_HELP)
 @click.option("--mfa-default", is_flag=True, help="Follow AUTHGATE_REQUIRE_MFA again.")
@@ -246,6 +256,7 @@ def set_(
     strip_cookie: bool | None,
     allow_preflight: bool | None,
     jwt_bearer: bool | None,
+    basic_password: bool | None,
     paths: str | None,
     require_mfa: bool | None,
     mfa_default: bool,
@@ -275,6 +286,7 @@ def set_(
                 strip_cookie=strip_cookie,
                 allow_preflight=allow_preflight,
                 jwt_bearer=jwt_bearer,
+                basic_password=basic_password,
                 case_insensitive_paths=None if paths is None else paths == "case-insensitive",
                 require_mfa=require_mfa,
                 mfa_default=mfa_default,

@@ -14,7 +14,10 @@
   decides then, and the header goes on to the app; a browser without one is sent to log
   in; anyone else gets the 401 with WWW-Authenticate.
 
-The real password in Basic is never accepted (no verifier knows it).
+The user's real password in Basic is accepted only for an app with ``basic_password`` whose
+MFA is not required (``accounts.basic_password``); elsewhere no verifier knows it. A
+verifier that cannot judge now (``CredentialUnavailable``: the password-hashing queue is
+full) makes the check a 503.
 """
 
 from __future__ import annotations
@@ -27,13 +30,20 @@ from authgate.forward.apps import Conflict
 from authgate.forward.credentials import (
     Basic,
     Credential,
+    CredentialUnavailable,
     MalformedCredential,
     Refused,
     parse_authorization,
     scheme_of,
     verify,
 )
-from authgate.forward.decision import Allow, Challenge, CredentialRefused, Decision
+from authgate.forward.decision import (
+    Allow,
+    Challenge,
+    CredentialRefused,
+    Decision,
+    Unavailable,
+)
 from authgate.forward.model import AppView
 from authgate.forward.policy import CookieState, Trace, decide, needs_session
 from authgate.forward.request import ForwardRequest
@@ -58,7 +68,11 @@ async def check_with_credential(gate: Gate, request: ForwardRequest, trace: Trac
     if credential is None:
         _note(trace, "authorization: a scheme authgate does not read: the app's own")
         return _hand_on(await gate.check(plain, trace), request.authorization)
-    verdict = await verify(gate.verifiers, credential, app, request.client_ip)
+    try:
+        verdict = await verify(gate.verifiers, credential, app, request.client_ip)
+    except CredentialUnavailable as exc:
+        _note(trace, f"credential: cannot be judged now: {exc}")
+        return Unavailable(f"the credential could not be checked now: {exc}")
     if verdict is None:
         return await _unknown(
             gate, plain, request, trace, Refused("unknown credential"), credential

@@ -87,11 +87,17 @@ class Refused:
     error: str = "invalid_token"  # RFC 6750 error code for WWW-Authenticate
 
 
+class CredentialUnavailable(Exception):
+    """A verifier cannot judge the credential now (e.g. every password-hashing place is
+    taken): the check answers 503, never an allow."""
+
+
 class CredentialVerifier(Protocol):
     async def verify(
         self, credential: Credential, app: AppView, client_ip: str
     ) -> Verified | Refused | None:
-        """None: not mine (another verifier may know it)."""
+        """None: not mine (another verifier may know it). May raise
+        ``CredentialUnavailable``."""
 
 
 async def verify(

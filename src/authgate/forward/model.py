@@ -80,6 +80,7 @@ class AppView:
     rules: tuple[Rule, ...] = ()
     strip_cookie: bool = False  # answer with a Cookie header without authgate's cookies
     jwt_bearer: bool = False  # answer with Authorization: Bearer <the X-authentik-jwt>
+    basic_password: bool = False  # Basic with the user's real password (if MFA not required)
     allow_preflight: bool = False  # CORS preflights pass without a session
     case_insensitive_paths: bool = False  # every path rule matches in any letter case
     require_mfa: bool | None = None  # the app's own setting; None follows ``mfa_default``

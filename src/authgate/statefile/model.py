@@ -50,6 +50,7 @@ APP_KEYS = {
     "users",
     "strip_cookie",
     "jwt_bearer",
+    "basic_password",
     "allow_preflight",
     "paths",
     "mfa",
@@ -83,6 +84,7 @@ class AppState:
     rules: tuple[RuleSpec, ...] = ()
     strip_cookie: bool = False
     jwt_bearer: bool = False  # the answer also carries Authorization: Bearer <the JWT>
+    basic_password: bool = False  # Basic with the user's real password is accepted
     allow_preflight: bool = False
     paths: str = "case-sensitive"  # or case-insensitive: path rules match in any case
     mfa: str = "default"  # required | optional | default (AUTHGATE_REQUIRE_MFA)
@@ -236,6 +238,7 @@ def _app(r: _Reader, slug: str, raw: Any) -> AppState:
         rules=_rules(r, f"{where}.rules", data.get("rules")),
         strip_cookie=r.flag(data.get("strip_cookie"), f"{where}.strip_cookie"),
         jwt_bearer=r.flag(data.get("jwt_bearer"), f"{where}.jwt_bearer"),
+        basic_password=r.flag(data.get("basic_password"), f"{where}.basic_password"),
         allow_preflight=r.flag(data.get("allow_preflight"), f"{where}.allow_preflight"),
         paths=paths,
         mfa=mfa,
@@ -358,7 +361,7 @@ def state_data(state: State) -> dict[str, Any]:
         if a.mode != "single":
             out["mode"], out["cookie_domain"] = a.mode, a.cookie_domain
         out.update(groups=list(a.groups), users=list(a.users))
-        switches = ("strip_cookie", "jwt_bearer", "allow_preflight")
+        switches = ("strip_cookie", "jwt_bearer", "basic_password", "allow_preflight")
         out.update({k: True for k in switches if getattr(a, k)})
         if a.paths != "case-sensitive":
             out["paths"] = a.paths

@@ -71,6 +71,7 @@ def _app_details(slug: str, old: AppState, new: AppState) -> list[str]:
     details += _set_diff("users", old.users, new.users)
     details += _field("strip_cookie", old.strip_cookie, new.strip_cookie)
     details += _field("jwt_bearer", old.jwt_bearer, new.jwt_bearer)
+    details += _field("basic_password", old.basic_password, new.basic_password)
     details += _field("allow_preflight", old.allow_preflight, new.allow_preflight)
     details += _field("paths", old.paths, new.paths)
     details += _field("mfa", old.mfa, new.mfa)

@@ -77,6 +77,8 @@ class Application(Base):
     strip_cookie: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # the answer also carries Authorization: Bearer <X-authentik-jwt> for the app to verify
     jwt_bearer: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Basic with the user's real password is accepted (only where MFA is not required)
+    basic_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     allow_preflight: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     case_insensitive_paths: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from authgate.accounts.basic_password import BasicPasswords
 from authgate.accounts.devices import DeviceTokens
 from authgate.accounts.hashing import HashingPool
 from authgate.accounts.jwks import JwksKeys
@@ -68,15 +69,6 @@ class Runtime:
             generation=lambda: self.sync.revision,
         )
         self.issuer_keys.on_change = self.issuers.forget
-        self.gate = Gate(
-            self.sessions,
-            first.signing.session,
-            settings.outpost_prefix,
-            first.tokens,
-            verifiers=[self.credentials, self.issuers],
-        )
-        self.keys = ServerKeys(settings, self.gate, first)
-        self.pages = Pages(settings)
         self.hashing = HashingPool()  # argon2 at the lowest CPU priority, a bounded queue
         self.login = LoginGuard(
             self.store,
@@ -84,6 +76,17 @@ class Runtime:
             self.hashing,
             observe=self.metrics.login,
         )
+        # the real password in Basic, for apps with basic_password (after the others)
+        self.basic_passwords = BasicPasswords(self.login, generation=lambda: self.sync.revision)
+        self.gate = Gate(
+            self.sessions,
+            first.signing.session,
+            settings.outpost_prefix,
+            first.tokens,
+            verifiers=[self.credentials, self.issuers, self.basic_passwords],
+        )
+        self.keys = ServerKeys(settings, self.gate, first)
+        self.pages = Pages(settings)
         self.audit = AuditQueue()
         self.sync = StoreSync(
             settings,

@@ -67,6 +67,7 @@ class AppStore(StoreBase):
         icon: str = "",
         description: str = "",
         jwt_bearer: bool = False,
+        basic_password: bool = False,
     ) -> AppView:
         """Add an app; refused when another app holds its host or (domain mode) its cookie
         domain, or a bound group or user does not exist."""
@@ -79,6 +80,7 @@ class AppStore(StoreBase):
             icon,
             description,
             jwt_bearer,
+            basic_password,
         )
         values = _fields(slug, url, name, mode, cookie_domain, switches)
         claim = Claim.of(url, mode, cookie_domain)
@@ -104,15 +106,16 @@ class AppStore(StoreBase):
         **options: bool | str | None,
     ) -> AppView:
         """Change name, URL, switches (strip_cookie, allow_preflight,
-        case_insensitive_paths, require_mfa, jwt_bearer), launcher fields (icon, description) and
-        bindings of an app, all in one change or none: a new URL must not take another app's
-        host, and every group and user named must exist. ``mfa_default`` puts require_mfa
-        back to NULL (the global default)."""
+        case_insensitive_paths, require_mfa, jwt_bearer, basic_password), launcher fields
+        (icon, description) and bindings of an app, all in one change or none: a new URL
+        must not take another app's host, and every group and user named must exist.
+        ``mfa_default`` puts require_mfa back to NULL (the global default)."""
         allowed = {
             "name",
             "external_url",
             "strip_cookie",
             "jwt_bearer",
+            "basic_password",
             "allow_preflight",
             "case_insensitive_paths",
             "require_mfa",
@@ -162,6 +165,7 @@ class AppStore(StoreBase):
         icon: str = "",
         description: str = "",
         jwt_bearer: bool = False,
+        basic_password: bool = False,
         create: bool = False,
     ) -> AppView:
         """Make app ``slug`` exactly this, in one transaction: fields, switches, bindings and
@@ -177,6 +181,7 @@ class AppStore(StoreBase):
             icon,
             description,
             jwt_bearer,
+            basic_password,
         )
         values = _fields(slug, url, name, mode, cookie_domain, switches)
         claim = Claim.of(url, mode, cookie_domain)
@@ -313,6 +318,7 @@ class Switches:
     icon: str = ""  # the launcher's picture of the app (an image URL)
     description: str = ""  # the launcher's line about the app
     jwt_bearer: bool = False  # the answer also carries Authorization: Bearer <the JWT>
+    basic_password: bool = False  # Basic with the real password (no MFA required)
 
 
 def _fields(
@@ -327,6 +333,7 @@ def _fields(
         cookie_domain=cookie_domain,
         strip_cookie=switches.strip_cookie,
         jwt_bearer=switches.jwt_bearer,
+        basic_password=switches.basic_password,
         allow_preflight=switches.allow_preflight,
         case_insensitive_paths=switches.case_insensitive_paths,
         require_mfa=switches.require_mfa,
@@ -388,6 +395,7 @@ def app_view(
         rules=rules,
         strip_cookie=bool(app.strip_cookie),
         jwt_bearer=bool(app.jwt_bearer),
+        basic_password=bool(app.basic_password),
         allow_preflight=bool(app.allow_preflight),
         case_insensitive_paths=bool(app.case_insensitive_paths),
         require_mfa=app.require_mfa,

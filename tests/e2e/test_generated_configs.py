@@ -23,7 +23,7 @@ import httpx
 import pytest
 from ruamel.yaml import YAML
 
-from .conftest import browse, login, login_form, make_client, origin
+from .conftest import OUTPOST, browse, login, login_form, make_client, origin
 from .proxyconf import PROBE_HOST
 from .servers import Authgate, Caddy, Echo, Nginx, Process, Traefik, free_port
 
@@ -284,9 +284,10 @@ HOSTILE_HEADERS = [b"Authorization: Bearer a%sb", b"Cookie: a=b%sc", b"X-Random:
 HOSTILE_HEADERS += [b"User-Agent: curl%s", b"Host: " + HOST.encode() + b"%s"]
 
 
-def raw_get(port: int, *lines: bytes) -> tuple[int, bytes]:
-    """GET / with the header ``lines`` byte for byte (an HTTP client would refuse them)."""
-    head = [b"GET / HTTP/1.1", *lines, b"Accept: text/html", b"Connection: close"]
+def raw_get(port: int, *lines: bytes, path: bytes = b"/") -> tuple[int, bytes]:
+    """GET ``path`` with the header ``lines`` byte for byte (an HTTP client would refuse
+    them)."""
+    head = [b"GET " + path + b" HTTP/1.1", *lines, b"Accept: text/html", b"Connection: close"]
     if not any(line.lower().startswith(b"host:") for line in lines):
         head.insert(1, b"Host: " + f"{HOST}:{port}".encode())
     with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
@@ -308,6 +309,10 @@ def test_a_control_byte_in_a_header_is_a_400_never_a_500(plain: Generated) -> No
             status, body = raw_get(plain.port, line % byte)
             if status != 400 or b'"path"' in body:
                 problems.append(f"{line % byte!r}: {status} {body[:200]!r}")
+    start = f"{OUTPOST}/start?rd=http://{HOST}:{plain.port}/".encode()
+    status, body = raw_get(plain.port, b"Cookie: a=\x01", path=start)  # straight to authgate
+    if status != 400:
+        problems.append(f"start with a control byte: {status} {body[:200]!r}")
     assert not problems, "\n".join(problems)
 
 
@@ -317,3 +322,17 @@ def test_obs_text_in_a_header_still_reaches_the_app(plain: Generated) -> None:
         cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.domain == HOST)
     status, body = raw_get(plain.port, b"Cookie: " + cookie.encode(), b"X-Note: caf\xe9 \xff")
     assert status == 200 and b'"path"' in body, (status, body[:300])
+
+
+def test_a_control_byte_is_a_400_with_uvicorn_too(tmp_path: Path, echo: Echo) -> None:
+    """uvicorn (``AUTHGATE_SERVER=uvicorn``) refuses the header with 400 as granian does; the
+    generated nginx config answers the client 400 for it as well."""
+    with (
+        Authgate(tmp_path / "authgate", {"AUTHGATE_SERVER": "uvicorn"}) as authgate,
+        deployment("nginx", tmp_path, echo, authgate) as port,
+    ):
+        for byte in CONTROL_BYTES:
+            status, body = raw_get(port, b"Authorization: Bearer a%sb" % byte)
+            assert status == 400 and b"control byte" in body, (byte, status, body[:200])
+        status, _ = raw_get(port, b"X-Note: caf\xe9")
+        assert status == 302  # judged: not signed in, to the login

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ import httpx
 import pytest
 from ruamel.yaml import YAML
 
-from .conftest import browse, login, login_form, make_client, origin
+from .conftest import OUTPOST, browse, login, login_form, make_client, origin
 from .proxyconf import PROBE_HOST
 from .servers import Authgate, Caddy, Echo, Nginx, Process, Traefik, free_port
 
@@ -275,3 +276,63 @@ def test_without_strip_cookie_the_app_gets_every_cookie_as_before(plain: Generat
         client.cookies.set("theme", "dark", domain=HOST)
         seen = client.get(f"http://{HOST}:{port}/y").json()["headers"]
         assert set(cookie_names(seen["cookie"])) == {"authgate_gen", "theme"}, seen
+
+
+#: header lines with a control byte a client can send (nginx refuses only NUL, CR and LF)
+CONTROL_BYTES = [b"\x01", b"\x1b", b"\x7f"]
+HOSTILE_HEADERS = [b"Authorization: Bearer a%sb", b"Cookie: a=b%sc", b"X-Random: a%sb"]
+HOSTILE_HEADERS += [b"User-Agent: curl%s", b"Host: " + HOST.encode() + b"%s"]
+
+
+def raw_get(port: int, *lines: bytes, path: bytes = b"/") -> tuple[int, bytes]:
+    """GET ``path`` with the header ``lines`` byte for byte (an HTTP client would refuse
+    them)."""
+    head = [b"GET " + path + b" HTTP/1.1", *lines, b"Accept: text/html", b"Connection: close"]
+    if not any(line.lower().startswith(b"host:") for line in lines):
+        head.insert(1, b"Host: " + f"{HOST}:{port}".encode())
+    with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+        sock.sendall(b"\r\n".join(head) + b"\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.partition(b"\r\n\r\n")[2]
+
+
+def test_a_control_byte_in_a_header_is_a_400_never_a_500(plain: Generated) -> None:
+    """nginx forwards such a header into the check; authgate's server refuses it before
+    authgate runs, and the generated config tells the client 400 (not auth_request's 500).
+    Traefik and Caddy refuse the request themselves."""
+    problems = []
+    for line in HOSTILE_HEADERS:
+        for byte in CONTROL_BYTES:
+            status, body = raw_get(plain.port, line % byte)
+            if status != 400 or b'"path"' in body:
+                problems.append(f"{line % byte!r}: {status} {body[:200]!r}")
+    start = f"{OUTPOST}/start?rd=http://{HOST}:{plain.port}/".encode()
+    status, body = raw_get(plain.port, b"Cookie: a=\x01", path=start)  # straight to authgate
+    if status != 400:
+        problems.append(f"start with a control byte: {status} {body[:200]!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_obs_text_in_a_header_still_reaches_the_app(plain: Generated) -> None:
+    with make_client() as client:
+        sign_in(client, plain.port, plain.authgate)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.domain == HOST)
+    status, body = raw_get(plain.port, b"Cookie: " + cookie.encode(), b"X-Note: caf\xe9 \xff")
+    assert status == 200 and b'"path"' in body, (status, body[:300])
+
+
+def test_a_control_byte_is_a_400_with_uvicorn_too(tmp_path: Path, echo: Echo) -> None:
+    """uvicorn (``AUTHGATE_SERVER=uvicorn``) refuses the header with 400 as granian does; the
+    generated nginx config answers the client 400 for it as well."""
+    with (
+        Authgate(tmp_path / "authgate", {"AUTHGATE_SERVER": "uvicorn"}) as authgate,
+        deployment("nginx", tmp_path, echo, authgate) as port,
+    ):
+        for byte in CONTROL_BYTES:
+            status, body = raw_get(port, b"Authorization: Bearer a%sb" % byte)
+            assert status == 400 and b"control byte" in body, (byte, status, body[:200])
+        status, _ = raw_get(port, b"X-Note: caf\xe9")
+        assert status == 302  # judged: not signed in, to the login

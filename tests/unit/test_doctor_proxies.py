@@ -49,6 +49,7 @@ def test_generated_configs_keep_connections_to_authgate(
     found = check([write(tmp_path, name, TARGETS[target].render(spec))])
     assert errors(found) == []
     assert "auth-keepalive-off" not in ids(found)
+    assert "auth-control-byte-500" not in ids(found)
 
 
 NGINX_SITE = """\
@@ -67,6 +68,10 @@ server {{
         proxy_pass_request_body off;
         proxy_set_header Content-Length "";
         proxy_set_header X-Original-URL $scheme://$http_host$request_uri;
+        {guard}
+    }}
+    location @refused {{
+        return 403;
     }}
     location /outpost.goauthentik.io/ {{
         {outpost_auth}
@@ -85,12 +90,29 @@ server {{
 """
 
 
-def nginx_site(keepalive: str = "keepalive 8;", outpost_auth: str = "", headers: str = "") -> str:
+GUARD = "proxy_intercept_errors on; error_page 400 = @refused;"
+
+
+def nginx_site(
+    keepalive: str = "keepalive 8;", outpost_auth: str = "", headers: str = "", guard: str = GUARD
+) -> str:
     headers = headers or "\n        ".join(
         f"proxy_set_header {h} $upstream_http_{h.lower().replace('-', '_')};"
         for h in IDENTITY_HEADERS
     )
-    return NGINX_SITE.format(keepalive=keepalive, outpost_auth=outpost_auth, headers=headers)
+    return NGINX_SITE.format(
+        keepalive=keepalive, outpost_auth=outpost_auth, headers=headers, guard=guard
+    )
+
+
+@pytest.mark.parametrize(
+    "guard", ["", "error_page 400 = @refused;", "proxy_intercept_errors on; error_page 401 = @x;"]
+)
+def test_nginx_without_the_control_byte_guard_is_an_info(tmp_path: Path, guard: str) -> None:
+    finding = only(
+        check([write(tmp_path, "wiki.conf", nginx_site(guard=guard))]), "auth-control-byte-500"
+    )
+    assert finding.severity is INFO and "proxy_intercept_errors on" in finding.fix
 
 
 def test_nginx_with_keepalive_and_every_header_has_no_finding(tmp_path: Path) -> None:

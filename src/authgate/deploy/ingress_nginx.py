@@ -3,6 +3,11 @@
 The app's Ingress carries the ``auth-*`` annotations; a second Ingress on the same host
 sends ``/outpost.goauthentik.io/`` to authgate (through an ExternalName Service) with
 ``upstream-vhost``; a ConfigMap adds ``X-Forwarded-Host`` to the auth subrequest.
+
+Known limit: the subrequest carries every client header, and a value with a control byte
+(``\\x01``) makes authgate's HTTP server answer 400 before authgate runs, which
+``auth_request`` turns into a 500. The plain-nginx config intercepts that 400
+(``deploy/nginx.py``); annotations cannot, without snippets, so here the client gets the 500.
 """
 
 from __future__ import annotations

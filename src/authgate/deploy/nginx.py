@@ -11,6 +11,10 @@ from authgate.deploy.spec import AUTHORIZATION, COOKIE, OUTPOST, Spec, SpecError
 from authgate.forward.headers import IDENTITY_HEADERS
 
 AUTH_LOCATION = "/_authgate/auth"
+UNREADABLE_LOCATION = "@authgate_unreadable"
+FORBIDDEN_LOCATION = "@authgate_forbidden"
+#: the body of nginx's 400 for a request authgate's server could not read
+UNREADABLE_BODY = "400 Bad Request: a request header holds a control byte"
 
 
 def _var(spec: Spec, name: str) -> str:
@@ -129,7 +133,55 @@ def _auth_location(spec: Spec) -> Item:
             d("proxy_set_header", "X-Forwarded-Host", "$http_host"),
             d("proxy_set_header", "X-Forwarded-For", "$remote_addr"),
             d("proxy_set_header", "X-Real-IP", "$remote_addr"),
+            *_unreadable_guard(spec),
             *_cache(spec),
+        ],
+    )
+
+
+def _unreadable_guard(spec: Spec) -> list[Item]:
+    """nginx passes a header value with a control byte on; authgate's HTTP server refuses
+    it with 400 before authgate runs, and ``auth_request`` turns that 400 into a 500. authgate
+    itself never answers 400 here, so a 400 means "unreadable": answered 403 (a refusal,
+    never an allow) and marked, and the app location tells the client 400."""
+    return [
+        Blank(),
+        Comment(
+            "a header value with a control byte (a\\x01b) passes nginx, but authgate's server\n"
+            "refuses the request (400) before authgate runs: a refusal, told to the client as\n"
+            "400 (auth_request would make a 500 of it)"
+        ),
+        d("set", _var(spec, "unreadable"), ""),
+        d("proxy_intercept_errors", "on"),
+        d("error_page", 400, "=", UNREADABLE_LOCATION),
+    ]
+
+
+def _unreadable_location(spec: Spec) -> Item:
+    return block(
+        "location",
+        UNREADABLE_LOCATION,
+        comment="authgate's server could not read the check (see the guard above)",
+        body=[d("internal"), d("set", _var(spec, "unreadable"), 1), d("return", 403)],
+    )
+
+
+def _forbidden_location(spec: Spec) -> Item:
+    return block(
+        "location",
+        FORBIDDEN_LOCATION,
+        comment="403: authgate's refusal, or 400 when its server could not read the request",
+        body=[
+            d("internal"),
+            d("default_type", "text/plain"),
+            block(
+                "if",
+                f"({_var(spec, 'unread')})",
+                body=[
+                    d("return", 400, Verbatim(f'"{UNREADABLE_BODY}\\n"')),
+                ],
+            ),
+            d("return", 403),
         ],
     )
 
@@ -177,6 +229,8 @@ def _app_location(spec: Spec) -> Item:
             ),
             d("auth_request_set", _var(spec, "error"), "$upstream_http_x_authgate_error"),
             d("error_page", 401, "=", "@authgate_signin"),
+            d("auth_request_set", _var(spec, "unread"), _var(spec, "unreadable")),
+            d("error_page", 403, "=", FORBIDDEN_LOCATION),
             Blank(),
             Comment(
                 "every identity header, copied from authgate's answer (a client's own is replaced)"
@@ -288,6 +342,10 @@ def items(spec: Spec) -> list[Item]:
                 _app_location(spec),
                 Blank(),
                 _signin_location(spec),
+                Blank(),
+                _unreadable_location(spec),
+                Blank(),
+                _forbidden_location(spec),
             ],
         ),
     ]

@@ -197,6 +197,21 @@ def keepalive(survey: Survey) -> Iterator[Finding]:
             )
 
 
+def unreadable_guard(survey: Survey) -> Iterator[Finding]:
+    for auth in survey.auths():
+        if auth.unreadable_guard is False:
+            yield info(
+                "auth-control-byte-500",
+                auth.label,
+                "a client header with a control byte (\\x01) makes authgate's server answer "
+                "the check 400, which auth_request turns into a 500 for that client",
+                "in the auth location: proxy_intercept_errors on; error_page 400 = @refused; "
+                "with location @refused { return 403; } (authgate manifests --target nginx "
+                "writes it, and tells the client 400)",
+                auth.where,
+            )
+
+
 _KEEPALIVE_FIX = {
     "nginx": "upstream authgate { server HOST:9000; keepalive 16; } and in the auth location "
     "proxy_pass http://authgate/…; proxy_http_version 1.1; "

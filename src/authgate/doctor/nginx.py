@@ -252,6 +252,18 @@ def _keepalive(
     return bool(version) and version[-1].args == ("1.1",) and connection_cleared
 
 
+def _unreadable_guard(chain: list[Directive], auth_loc: Directive) -> bool:
+    """A 400 of the auth server is intercepted (``proxy_intercept_errors on`` and an
+    ``error_page`` for 400) in the auth location."""
+    intercept = _inherited([*chain, auth_loc], "proxy_intercept_errors")
+    pages = _inherited([*chain, auth_loc], "error_page")
+    return (
+        bool(intercept)
+        and intercept[-1].args == ("on",)
+        and any("400" in page.args[:-1] for page in pages)
+    )
+
+
 class _Server:
     def __init__(self, file: str, chain: list[Directive], upstreams: dict[str, Directive]) -> None:
         self.file, self.chain, self.upstreams = file, chain, upstreams
@@ -273,6 +285,9 @@ class _Server:
             copied=tuple(d.args[0] for d in headers if d.args),
             copied_label="proxy_set_header",
             keepalive=_keepalive(self.chain, auth_loc.directive, self.upstreams)
+            if auth_loc
+            else None,
+            unreadable_guard=_unreadable_guard(self.chain, auth_loc.directive)
             if auth_loc
             else None,
         )

@@ -32,6 +32,7 @@ CHECKS: tuple[Check, ...] = (
     checks_traefik.cross_namespace,
     checks_routes.identity_headers,
     checks_routes.keepalive,
+    checks_routes.unreadable_guard,
 )
 
 

@@ -32,6 +32,9 @@ class ForwardAuth:
     copied: tuple[str, ...] | None = None  # header names it sets on the upstream request
     copied_label: str = ""  # the setting that lists them (auth-response-headers, …)
     keepalive: bool | None = None  # connections to the auth server reused? None: not judged
+    #: nginx: does the auth location turn the server's 400 (a header with a control byte)
+    #: into a refusal, rather than leave auth_request to make a 500 of it? None: not judged
+    unreadable_guard: bool | None = None
 
 
 @dataclass(frozen=True)

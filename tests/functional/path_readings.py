@@ -112,11 +112,12 @@ def readings(uri: str) -> Iterator[str]:
 
 def judged(reading: str) -> str | None:
     """``reading`` with every spelling of a separator as ``/``, params and empty segments
-    dropped; None when a dot segment is left (the readings disagree on what it resolves to)."""
+    dropped; None when a ``..`` is left (the readings disagree on what it resolves to). A
+    ``.`` left over names the directory it is in, whatever resolves it: it is dropped."""
     names = [s.partition(";")[0] for s in _SEPARATOR.sub("/", reading).split("/")]
-    if any(name in (".", "..") for name in names):
+    if ".." in names:
         return None
-    return "/" + "/".join(name for name in names if name)
+    return "/" + "/".join(name for name in names if name and name != ".")
 
 
 def may_be_open(uri: str, prefix: str) -> bool:

@@ -6,7 +6,6 @@ queue is a 503 (nginx: 401, as in a store outage), never an allow and never a 50
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
 
 import httpx
@@ -17,6 +16,7 @@ from authgate.accounts.passwords import hash_password
 from tests.functional.conftest import PASSWORD, Harness
 from tests.functional.dialects import DIALECTS, ask
 from tests.functional.test_api_credentials import basic, refused
+from tests.pool_work import Gate, wait_while
 
 
 @pytest.fixture
@@ -85,13 +85,11 @@ async def test_a_full_hashing_queue_is_503(
 ) -> None:
     pool = HashingPool(workers=1, waiting=0)
     harness.runtime.hashing = harness.runtime.login.hashing = pool
-    release = threading.Event()
-    held = asyncio.ensure_future(pool.run(release.wait, 30))
-    await asyncio.sleep(0.05)
-    try:
+    with Gate() as gate:
+        held = asyncio.ensure_future(pool.run(wait_while, gate.path, 30))
+        await asyncio.sleep(0.05)
         busy = await ask(client, dialect, "GET", "app1.test", "/", basic("alice", PASSWORD))
-    finally:
-        release.set()
+        gate.open()
         await held
     # nginx's auth_request makes a 500 of a 503: its dialect says 401, as in a store outage
     expected = 401 if dialect == "nginx" else 503

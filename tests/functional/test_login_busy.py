@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 from collections.abc import AsyncIterator
 
 from authgate.accounts.hashing import HashingPool
@@ -19,6 +18,7 @@ from tests.functional.test_account_page import (
     signed_in_browser,
 )
 from tests.functional.test_login_throttle import error_of, sign_in, signed_in
+from tests.pool_work import Gate, wait_while
 
 BUSY = "Too many people are signing in right now"
 
@@ -28,14 +28,14 @@ async def pool_full(harness: Harness) -> AsyncIterator[None]:
     """The harness's pool made one place big, and that place taken until the block ends."""
     pool = HashingPool(workers=1, waiting=0)
     harness.runtime.hashing = harness.runtime.login.hashing = pool
-    release = threading.Event()
-    held = asyncio.ensure_future(pool.run(release.wait, 30))
-    await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        release.set()
-        await held
+    with Gate() as gate:
+        held = asyncio.ensure_future(pool.run(wait_while, gate.path, 30))
+        await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            gate.open()
+            await held
 
 
 async def test_a_sign_in_while_the_pool_is_full_is_told_to_try_again(

@@ -1,13 +1,21 @@
-"""Password hashing inside a running server: a few dedicated threads at the lowest CPU
+"""Password hashing inside a running server: a few worker processes at the lowest CPU
 priority, and a bounded queue in front of them.
 
 argon2id costs ~100 ms of CPU per password by design, and its lanes run as threads of their
 own. Left at normal priority, twenty people signing in at once take both cores from the
 forward-auth check, whose every answer then waits (issue 13, bench scenario (f)). So:
 
-- The pool's threads run under ``SCHED_IDLE`` on Linux (``nice 19`` where that is refused):
-  the kernel gives them the CPU the check and the pages leave over, and the threads
-  argon2 starts for its lanes inherit that. Elsewhere they run at normal priority.
+- Hashes run in ``workers`` separate processes whose main thread runs under ``SCHED_IDLE``
+  on Linux (``nice 19`` where that is refused): the kernel gives them the CPU the check and
+  the pages leave over, and the threads argon2 starts for its lanes inherit that. Elsewhere
+  they run at normal priority. Processes, not threads: a ``SCHED_IDLE`` thread of the
+  server that finishes a hash must take the GIL back, and the event loop then waits until
+  the kernel runs that idle thread again (tens of ms on a busy machine). A process has a
+  GIL of its own, so the server's never waits for a hash.
+- The processes are started on first use, from ``forkserver`` (``spawn`` off Linux), never
+  by forking the threaded server. A process that dies (killed, out of memory) breaks the
+  pool: the hashes it held fail with ``HashingBroken`` (a ``HashingBusy``: "try again",
+  never an allow), the error is logged, and the next hash gets fresh processes.
 - At most ``workers`` hashes run at once and at most ``waiting`` more wait. One more is
   refused at once with ``HashingBusy`` — before any login counter moves — and the portal
   answers "busy, try again" (503) instead of letting every request wait longer.
@@ -15,18 +23,23 @@ forward-auth check, whose every answer then waits (issue 13, bench scenario (f))
 ``reserve()`` takes a place in the queue first and hashes later, so that a sign-in can be
 refused before it is counted; ``run`` does both. A place is given back when its hash has
 finished (or, never started, when the reservation ends): a browser that goes away does not
-free CPU that is still being spent for it.
+free CPU that is still being spent for it. The work handed to the pool must be a
+module-level function with picklable arguments (``passwords.hash_password``,
+``passwords.verify_password``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from authgate.errors import AuthgateError
@@ -37,6 +50,8 @@ WORKERS = 2  # hashes at once: with argon2's 4 lanes each, enough for 2 cores of
 WAITING = 32  # queued behind them: ~2-4 s of waiting on an idle 2-core machine
 RETRY_AFTER = 5  # seconds a refused sign-in is told to wait
 
+log = logging.getLogger(__name__)
+
 
 class HashingBusy(AuthgateError):
     """Too many passwords are being checked already; nothing was counted or checked."""
@@ -46,37 +61,48 @@ class HashingBusy(AuthgateError):
         super().__init__(f"too many passwords being checked; try again in {retry_after} s")
 
 
-def lower_priority() -> None:
-    """Let the calling thread, and the threads it starts, run only on CPU nothing else wants.
+class HashingBroken(HashingBusy):
+    """A hashing process died with this hash: it was not checked; the next one gets new
+    processes. Answered like ``HashingBusy`` ("try again"), never as a right password."""
 
-    Linux only: there the scheduling policy and nice value belong to a thread (addressed by
-    its native id) and are inherited by the threads it creates. Lowering needs no privilege;
-    a system that refuses both leaves the thread as it was."""
+
+def lower_priority() -> None:
+    """Let the calling process's thread, and the threads it starts, run only on CPU nothing
+    else wants.
+
+    Linux only: there the scheduling policy and nice value belong to a thread (``0``: the
+    caller) and are inherited by the threads it creates. Lowering needs no privilege; a
+    system that refuses both leaves the thread as it was."""
     if sys.platform != "linux":
         return
-    thread = threading.get_native_id()
     with contextlib.suppress(OSError):
-        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
         return
     with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, thread, 19)
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
+
+
+def _start_method() -> str:
+    """Never ``fork``: forking a server with threads can copy a lock some thread held."""
+    return "forkserver" if sys.platform == "linux" else "spawn"
 
 
 class HashingPool:
-    """``workers`` low-priority threads for argon2, ``waiting`` places in the queue."""
+    """``workers`` low-priority processes for argon2, ``waiting`` places in the queue."""
 
     def __init__(
         self,
         workers: int = WORKERS,
         waiting: int = WAITING,
-        prepare_thread: Callable[[], None] = lower_priority,
+        prepare_process: Callable[[], None] = lower_priority,
     ) -> None:
         self.capacity = workers + waiting
+        self._workers = workers
+        self._prepare = prepare_process
         self._taken = 0
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="authgate-hashing", initializer=prepare_thread
-        )
+        self._closed = False
+        self._executor = self._new_executor()
 
     @property
     def taken(self) -> int:
@@ -93,13 +119,45 @@ class HashingPool:
         return Reservation(self)
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
-        """``work(*args)`` on a pool thread, or ``HashingBusy`` when the queue is full."""
+        """``work(*args)`` in a pool process, or ``HashingBusy`` when the queue is full."""
         with self.reserve() as place:
             return await place.run(work, *args)
 
     def close(self) -> None:
-        """Refuse new hashes and drop the queued ones; the threads end after the running."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Refuse new hashes and drop the queued ones; the processes end after the running
+        ones (a server's shutdown does not wait for them)."""
+        with self._lock:
+            self._closed = True
+            executor = self._executor
+        executor.shutdown(wait=False, cancel_futures=True)
+
+    def _new_executor(self) -> Executor:
+        """No process starts before the first hash is submitted."""
+        return ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=multiprocessing.get_context(_start_method()),
+            initializer=self._prepare,
+        )
+
+    def _submit(self, work: Callable[..., T], *args: object) -> tuple[Executor, Future[T]]:
+        """Hand ``work`` to the processes, replacing them first if they broke before; the
+        executor it went to, and its future."""
+        with self._lock:
+            executor = self._executor
+        try:
+            return executor, executor.submit(work, *args)
+        except BrokenProcessPool:
+            executor = self._replace(executor)
+            return executor, executor.submit(work, *args)
+
+    def _replace(self, broken: Executor) -> Executor:
+        """Fresh processes in place of ``broken`` (once, however many hashes noticed)."""
+        with self._lock:
+            if self._executor is broken and not self._closed:
+                self._executor = self._new_executor()
+            executor = self._executor
+        broken.shutdown(wait=False, cancel_futures=True)
+        return executor
 
     def _give_back(self) -> None:
         with self._lock:
@@ -120,13 +178,20 @@ class Reservation:
         self._release()
 
     async def run(self, work: Callable[..., T], *args: object) -> T:
-        """``work(*args)`` on a pool thread, awaited off the event loop."""
+        """``work(*args)`` in a pool process, awaited off the event loop; ``HashingBroken``
+        when that process died before it answered."""
         if not self._held:
             raise RuntimeError("this reservation was used or given back")
-        future = self._pool._executor.submit(work, *args)
+        pool = self._pool
+        executor, future = pool._submit(work, *args)
         self._held = False  # from now on the hash gives the place back when it is done
-        future.add_done_callback(lambda _: self._pool._give_back())
-        return await asyncio.wrap_future(future)
+        future.add_done_callback(lambda _: pool._give_back())
+        try:
+            return await asyncio.wrap_future(future)
+        except BrokenProcessPool as broken:
+            log.error("a password-hashing process ended unexpectedly: %s", broken)
+            pool._replace(executor)
+            raise HashingBroken() from None
 
     def _release(self) -> None:
         if self._held:

@@ -4,23 +4,25 @@ SQLite store and ``LoginGuard``: who gets in, where, and what a second request c
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
-from authgate.accounts import login
 from authgate.accounts.basic_password import THROTTLED, WRONG, BasicPasswords
-from authgate.accounts.hashing import HashingPool
+from authgate.accounts.hashing import HashingPool, Reservation
 from authgate.accounts.login import LoginGuard
-from authgate.accounts.passwords import hash_password
+from authgate.accounts.passwords import hash_password, verify_password
 from authgate.accounts.throttle import Limit, ThrottlePolicy
 from authgate.forward.credentials import Basic, CredentialUnavailable, Refused, Verified
 from authgate.forward.model import AppView
 from authgate.storage.migrate import upgrade
 from authgate.storage.store import Store
+from tests.pool_work import Gate, wait_while
+
+T = TypeVar("T")
 
 PASSWORD = "correct horse battery"
 IP = "192.0.2.7"
@@ -54,13 +56,14 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
     pool = HashingPool(workers=1, waiting=2)
     guard = LoginGuard(store, store, pool, policy)
     revision, clock, hashes = [1], [1000.0], []
-    real = login.verify_password
+    real = Reservation.run
 
-    def counted(password_hash: str | None, password: str) -> bool:
-        hashes.append(password)
-        return real(password_hash, password)
+    async def counted(place: Reservation, work: Callable[..., T], *args: object) -> T:
+        if work is verify_password:  # a password the pool's process is asked to check
+            hashes.append(str(args[1]))
+        return await real(place, work, *args)
 
-    monkeypatch.setattr(login, "verify_password", counted)
+    monkeypatch.setattr(Reservation, "run", counted)
     verifier = BasicPasswords(guard, lambda: revision[0], ttl=60, clock=lambda: clock[0])
     yield World(store, verifier, guard, revision, clock, hashes)
     pool.close()
@@ -168,15 +171,12 @@ async def test_the_remembered_answer_is_per_user_and_password(world: World) -> N
 async def test_a_full_hashing_queue_is_unavailable_never_an_allow(world: World) -> None:
     pool = HashingPool(workers=1, waiting=0)
     world.guard.hashing = pool
-    release = threading.Event()
-    wait: Callable[[float], bool] = release.wait
-    held = asyncio.ensure_future(pool.run(wait, 30))
-    await asyncio.sleep(0.05)
-    try:
+    with Gate() as gate:
+        held = asyncio.ensure_future(pool.run(wait_while, gate.path, 30))
+        await asyncio.sleep(0.05)
         with pytest.raises(CredentialUnavailable):
             await world.verify("alice", PASSWORD)
-    finally:
-        release.set()
-        await held
+        gate.open()
+        assert await held is True
     assert verified_user(await world.verify("alice", PASSWORD)) == "alice"  # room again
     pool.close()

@@ -1,5 +1,6 @@
-"""The password-hashing pool: argon2 at the lowest CPU priority, a bounded queue that
-refuses at once when full, and hashes made with other parameters still verifying."""
+"""The password-hashing pool: argon2 in other processes at the lowest CPU priority, a
+bounded queue that refuses at once when full, a process that dies costing one "try again"
+and no more, and hashes made with other parameters still verifying."""
 
 from __future__ import annotations
 
@@ -11,58 +12,73 @@ import threading
 import pytest
 from argon2 import PasswordHasher
 
-from authgate.accounts.hashing import HashingBusy, HashingPool
+from authgate.accounts.hashing import HashingBroken, HashingBusy, HashingPool
 from authgate.accounts.passwords import hash_password, verify_password
+from tests.pool_work import (
+    Gate,
+    die,
+    echo,
+    in_a_thread_started_here,
+    own_pid,
+    policy_and_nice,
+    wait_while,
+)
 
 linux_only = pytest.mark.skipif(sys.platform != "linux", reason="per-thread priority is Linux's")
 
 
-def _policy_and_nice() -> tuple[int, int]:
-    thread = threading.get_native_id()
-    return os.sched_getscheduler(thread), os.getpriority(os.PRIO_PROCESS, thread)
+def _gone(pid: int) -> bool:
+    """No such process, or only its exit status left for a parent to read."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
 
 
-def _in_a_thread_started_here() -> tuple[int, int]:
-    """What a thread started by the pool's thread runs at (as argon2's lane threads do)."""
-    seen: list[tuple[int, int]] = []
-    child = threading.Thread(target=lambda: seen.append(_policy_and_nice()))
-    child.start()
-    child.join()
-    return seen[0]
+async def _until(condition: object, seconds: float = 5.0) -> bool:
+    assert callable(condition)
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return True
+        await asyncio.sleep(0.02)
+    return bool(condition())
 
 
 @linux_only
-async def test_hashing_threads_and_the_threads_they_start_run_at_idle_priority() -> None:
+async def test_hashes_run_in_another_process_at_idle_priority_and_so_do_its_threads() -> None:
     pool = HashingPool(workers=1, waiting=0)
     try:
-        policy, _ = await pool.run(_policy_and_nice)
-        child_policy, _ = await pool.run(_in_a_thread_started_here)
+        pid = await pool.run(own_pid)
+        policy, _ = await pool.run(policy_and_nice)
+        child_policy, _ = await pool.run(in_a_thread_started_here)
     finally:
         pool.close()
+    assert pid != os.getpid()
     assert policy == os.SCHED_IDLE
     assert child_policy == os.SCHED_IDLE
-    # the event loop's own thread is untouched
-    assert _policy_and_nice()[0] == os.SCHED_OTHER
+    # the server's own threads are untouched: no thread of it holds the GIL at idle priority
+    assert os.sched_getscheduler(threading.get_native_id()) == os.SCHED_OTHER
 
 
 async def test_a_full_queue_refuses_at_once_and_takes_new_work_when_freed() -> None:
     pool = HashingPool(workers=1, waiting=1)
-    gate = threading.Event()
-    try:
-        running = asyncio.ensure_future(pool.run(gate.wait, 10))
-        waiting = asyncio.ensure_future(pool.run(lambda: "second"))
-        await asyncio.sleep(0.05)
-        with pytest.raises(HashingBusy) as refused:
-            await pool.run(lambda: "third")
-        assert refused.value.retry_after > 0
-        gate.set()
-        assert await running is True
-        assert await waiting == "second"
-        assert await pool.run(lambda: "after") == "after"
-        assert pool.taken == 0
-    finally:
-        gate.set()
-        pool.close()
+    with Gate() as gate:
+        try:
+            running = asyncio.ensure_future(pool.run(wait_while, gate.path, 10))
+            waiting = asyncio.ensure_future(pool.run(echo, "second"))
+            await asyncio.sleep(0.05)
+            with pytest.raises(HashingBusy) as refused:
+                await pool.run(echo, "third")
+            assert refused.value.retry_after > 0
+            gate.open()
+            assert await running is True
+            assert await waiting == "second"
+            assert await pool.run(echo, "after") == "after"
+            assert pool.taken == 0
+        finally:
+            gate.open()
+            pool.close()
 
 
 async def test_an_unused_reservation_gives_its_place_back() -> None:
@@ -79,22 +95,49 @@ async def test_an_unused_reservation_gives_its_place_back() -> None:
 
 async def test_a_hash_whose_waiter_went_away_keeps_its_place_until_it_is_done() -> None:
     pool = HashingPool(workers=1, waiting=0)
-    gate = threading.Event()
+    with Gate() as gate:
+        try:
+            waiter = asyncio.ensure_future(pool.run(wait_while, gate.path, 10))
+            assert await _until(lambda: pool.taken == 1)
+            await asyncio.sleep(0.3)  # the process has started and picked the work up
+            waiter.cancel()
+            await asyncio.sleep(0.05)
+            assert pool.taken == 1  # the process still hashes: its CPU is not free yet
+            gate.open()
+            assert await _until(lambda: pool.taken == 0)
+        finally:
+            gate.open()
+            pool.close()
+
+
+async def test_a_killed_process_fails_its_hash_as_busy_and_the_next_hash_works(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pool = HashingPool(workers=1, waiting=1)
     try:
-        waiter = asyncio.ensure_future(pool.run(gate.wait, 10))
-        await asyncio.sleep(0.05)
-        waiter.cancel()
-        await asyncio.sleep(0.05)
-        assert pool.taken == 1  # the thread still hashes: its CPU is not free yet
-        gate.set()
-        for _ in range(100):
-            if pool.taken == 0:
-                break
-            await asyncio.sleep(0.01)
+        first = await pool.run(own_pid)
+        with pytest.raises(HashingBroken) as broken:
+            await pool.run(die)
+        assert isinstance(broken.value, HashingBusy)  # "try again", never a checked password
+        assert broken.value.retry_after > 0
+        assert "ended unexpectedly" in caplog.text
         assert pool.taken == 0
+        assert await pool.run(verify_password, None, "anything") is False
+        assert await pool.run(own_pid) != first
+        assert _gone(first)
     finally:
-        gate.set()
         pool.close()
+
+
+@linux_only
+async def test_closing_leaves_no_process_behind() -> None:
+    pool = HashingPool(workers=2, waiting=0)
+    pids = set(await asyncio.gather(pool.run(own_pid), pool.run(own_pid)))
+    pool.close()
+    assert await _until(lambda: all(_gone(pid) for pid in pids))
+    with pytest.raises(RuntimeError):
+        await pool.run(echo, "after close")
+    assert pool.taken == 0
 
 
 async def test_hashes_made_with_other_parameters_still_verify_in_the_pool() -> None:

@@ -11,6 +11,8 @@ import threading
 import time
 from types import TracebackType
 
+STARTED = ".started"
+
 
 def echo(value: object) -> object:
     return value
@@ -40,7 +42,12 @@ def die() -> None:
 
 
 def wait_while(path: str, timeout: float) -> bool:
-    """Hold a pool process until ``path`` is gone (True) or ``timeout`` passed (False)."""
+    """Hold a pool process until ``path`` is gone (True) or ``timeout`` passed (False);
+    ``path + STARTED`` tells the test that the process has picked the work up."""
+    if not os.path.exists(path):
+        return True  # opened before this process came to it
+    with open(path + STARTED, "w"):
+        pass
     ends = time.monotonic() + timeout
     while os.path.exists(path):
         if time.monotonic() > ends:
@@ -57,6 +64,11 @@ class Gate:
         handle, self.path = tempfile.mkstemp(prefix="authgate-gate-")
         os.close(handle)
 
+    @property
+    def started(self) -> bool:
+        """A process has begun to wait at this gate."""
+        return os.path.exists(self.path + STARTED)
+
     def open(self) -> None:
         if os.path.exists(self.path):
             os.unlink(self.path)
@@ -68,3 +80,5 @@ class Gate:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.open()
+        if self.started:
+            os.unlink(self.path + STARTED)

@@ -98,8 +98,7 @@ async def test_a_hash_whose_waiter_went_away_keeps_its_place_until_it_is_done() 
     with Gate() as gate:
         try:
             waiter = asyncio.ensure_future(pool.run(wait_while, gate.path, 10))
-            assert await _until(lambda: pool.taken == 1)
-            await asyncio.sleep(0.3)  # the process has started and picked the work up
+            assert await _until(lambda: gate.started)  # a process hashes: no cancelling it
             waiter.cancel()
             await asyncio.sleep(0.05)
             assert pool.taken == 1  # the process still hashes: its CPU is not free yet

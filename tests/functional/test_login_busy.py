@@ -1,14 +1,17 @@
 """When too many passwords are being checked at once, a sign-in is answered at once with the
 login form saying "busy, try again" (503, Retry-After), counts as no failure, and works
-again as soon as the queue has room; the account page's password change says the same."""
+again as soon as the queue has room; the account page's password change says the same. A
+hashing process killed under a sign-in gets the same "try again", and the next one works."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator
 
-from authgate.accounts.hashing import HashingPool
+from authgate.accounts.hashing import HashingBroken, HashingPool
 from authgate.accounts.login import account_lock
 from tests.functional.conftest import PASSWORD, PUBLIC, Browsers, Harness, login_fields
 from tests.functional.test_account_page import (
@@ -18,7 +21,7 @@ from tests.functional.test_account_page import (
     signed_in_browser,
 )
 from tests.functional.test_login_throttle import error_of, sign_in, signed_in
-from tests.pool_work import Gate, wait_while
+from tests.pool_work import Gate, own_pid, wait_while
 
 BUSY = "Too many people are signing in right now"
 
@@ -76,3 +79,32 @@ async def test_changing_the_password_while_the_pool_is_full_is_told_to_try_again
     assert int(refused.headers["retry-after"]) > 0
     assert (await alice(harness)).password_hash == before
     assert (await change_password(this, PASSWORD, NEW_PASSWORD)).status_code == 303
+
+
+async def test_a_hashing_process_that_dies_during_a_sign_in_is_try_again_then_it_works(
+    harness: Harness, browsers: Browsers
+) -> None:
+    browser = browsers()
+    pool = HashingPool(workers=1, waiting=1)
+    harness.runtime.hashing = harness.runtime.login.hashing = pool
+    pid = await pool.run(own_pid)
+    with Gate() as gate:
+        held = asyncio.ensure_future(pool.run(wait_while, gate.path, 30))
+        for _ in range(500):
+            if gate.started:
+                break
+            await asyncio.sleep(0.01)
+        waiting = asyncio.ensure_future(sign_in(browser, "alice", PASSWORD))
+        for _ in range(500):
+            if pool.taken == 2:  # the sign-in's hash waits behind the held one
+                break
+            await asyncio.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+        answer = await waiting
+        with contextlib.suppress(HashingBroken):
+            await held
+    assert answer.status_code == 503  # "try again", never signed in, never a 500
+    assert BUSY in error_of(answer)
+    assert "authgate_portal=" not in answer.headers.get("set-cookie", "")
+    assert signed_in(await sign_in(browser, "alice", PASSWORD))  # new processes: it works
+    assert pool.taken == 0

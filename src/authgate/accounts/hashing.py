@@ -102,7 +102,7 @@ class HashingPool:
         self._taken = 0
         self._lock = threading.Lock()
         self._closed = False
-        self._executor = self._new_executor()
+        self._executor: Executor | None = None  # made by the first hash: no process before
 
     @property
     def taken(self) -> int:
@@ -129,10 +129,11 @@ class HashingPool:
         with self._lock:
             self._closed = True
             executor = self._executor
-        executor.shutdown(wait=False, cancel_futures=True)
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
 
     def _new_executor(self) -> Executor:
-        """No process starts before the first hash is submitted."""
+        """Its processes (and multiprocessing's resource tracker) start with its first hash."""
         return ProcessPoolExecutor(
             max_workers=self._workers,
             mp_context=multiprocessing.get_context(_start_method()),
@@ -143,6 +144,10 @@ class HashingPool:
         """Hand ``work`` to the processes, replacing them first if they broke before; the
         executor it went to, and its future."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the hashing pool is closed")
+            if self._executor is None:
+                self._executor = self._new_executor()
             executor = self._executor
         try:
             return executor, executor.submit(work, *args)
@@ -155,7 +160,7 @@ class HashingPool:
         with self._lock:
             if self._executor is broken and not self._closed:
                 self._executor = self._new_executor()
-            executor = self._executor
+            executor = self._executor or broken
         broken.shutdown(wait=False, cancel_futures=True)
         return executor
 

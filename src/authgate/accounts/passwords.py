@@ -28,9 +28,5 @@ async def hash_password_async(password: str) -> str:
     return await anyio.to_thread.run_sync(hash_password, password)
 
 
-async def verify_password_async(password_hash: str | None, password: str) -> bool:
-    return await anyio.to_thread.run_sync(verify_password, password_hash, password)
-
-
 def generate_password() -> str:
     return secrets.token_urlsafe(15)

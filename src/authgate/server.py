@@ -70,7 +70,7 @@ class AuthgateApp:
             str(settings.revision_file),
             runtime.reload,
             runtime.audit.record,
-            runtime.metrics.check_meters,
+            runtime.metrics.check_tallies,
         )
         self.web = _starlette(runtime)
 

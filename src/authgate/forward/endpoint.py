@@ -16,8 +16,10 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import ModuleType
+from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
 
@@ -44,9 +46,19 @@ Audit = Callable[[Decision, ForwardRequest | None, str, list[str]], None]
 STAT_INTERVAL = 0.001
 ADDRESS_LIMIT = 64  # the longest text worth remembering as an address (IPv6 with a zone)
 
-# (dialect, outcome) -> (count one, observe its seconds): prometheus-client's children, bound
-# once by ``web.metrics.Metrics``; called directly, so a check runs no metrics code of ours
-CheckMeters = Mapping[tuple[str, str], tuple[Callable[[], None], Callable[[float], None]]]
+
+class CheckTallies(Protocol):
+    """The checks' counts and times, kept in plain numbers (``web.metrics.CheckTallies``):
+    ``rows[(dialect, outcome)]`` is ``[count, seconds, n_0, ..., n_k, n_inf]`` where ``n_i``
+    counts the checks that took at most ``bounds[i]`` seconds and more than the bound
+    before. The endpoint adds to a row; the metrics hand the sums to prometheus-client
+    later, off the check's path (a prometheus-client increment costs more than the check)."""
+
+    @property
+    def rows(self) -> Mapping[tuple[str, str], list[float]]: ...
+
+    @property
+    def bounds(self) -> Sequence[float]: ...
 
 
 class ForwardAuthEndpoint:
@@ -58,10 +70,11 @@ class ForwardAuthEndpoint:
         revision_file: str,
         reload: Callable[[], Awaitable[None]],
         audit: Audit,
-        meters: CheckMeters | None = None,
+        tallies: CheckTallies | None = None,
     ) -> None:
         self.gate = gate
-        self.meters: CheckMeters = meters or {}
+        self.tallies = tallies.rows if tallies is not None else {}
+        self.bounds = tallies.bounds if tallies is not None else ()
         self.pages = pages
         self.is_trusted = is_trusted
         self.revision_file = revision_file
@@ -99,10 +112,11 @@ class ForwardAuthEndpoint:
         answer = fill_page(dialect.render(decision, browser), self.pages)
         await send_answer(scope, receive, send, answer)
         elapsed = time.perf_counter() - started
-        meter = self.meters.get((name, decision.outcome))
-        if meter is not None:
-            meter[0]()
-            meter[1](elapsed)
+        row = self.tallies.get((name, decision.outcome))
+        if row is not None:
+            row[0] += 1
+            row[1] += elapsed
+            row[2 + bisect_left(self.bounds, elapsed)] += 1
         _log(name, decision, request, answer.status, int(elapsed * 1e6))
         if not isinstance(decision, Allow):
             await self._record(decision, request, name)
@@ -224,4 +238,4 @@ def _log(
         log.log(level, decision_line(dialect, decision, where, status, micros), extra=fields)
 
 
-__all__ = ["DIALECTS", "CheckMeters", "ForwardAuthEndpoint", "send_answer"]
+__all__ = ["DIALECTS", "CheckTallies", "ForwardAuthEndpoint", "send_answer"]

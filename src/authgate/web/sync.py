@@ -117,6 +117,8 @@ class StoreSync:
     async def round(self) -> None:
         """One round: follow the revision, write what is queued, the periodic chores. A
         failure marks the store down (logged once, by ``health``); success marks it up."""
+        if self.metrics is not None:
+            self.metrics.flush_checks()  # the checks' counts, whether the store answers or not
         if self.keys.due():
             self.keys.expire()  # also when the store is down; the reload below re-reads
         try:

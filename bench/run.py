@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.proxyconf import AUTH_SERVICE, UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
+from tests.e2e.proxyconf import UPSTREAM_HEADERS, ingress_nginx_conf, traefik_dynamic
 from tests.e2e.servers import Authgate, Echo, Nginx, Process, Traefik
 
-from bench.floor import FloorApp, floor_nginx_conf, floor_scenarios
+from bench.floor import FloorApp, floor_nginx_conf, floor_scenarios, ingress_shaped_server
 from bench.login import log_in_everywhere
 from bench.measure import Context, failed, measure
 from bench.progress import log
@@ -229,13 +229,8 @@ def nginx_conf(ports: Ports, echo_port: int, cached: str = "") -> str:
 def keepalive_app_server(ports: Ports, echo_port: int) -> str:
     """(d): the seed's server for ``NGINX_KEEPALIVE_APP`` with its auth subrequest sent over
     an upstream that keeps connections to authgate alive."""
-    server = ingress_nginx_conf(ports.nginx, ports.auth, [(NGINX_KEEPALIVE_APP, echo_port)])
-    server = server[server.index(f"server_name {NGINX_KEEPALIVE_APP};") :]
-    server = f"    server {{\n        listen 127.0.0.1:{ports.nginx};\n        " + server
-    server = server.replace(f"http://{AUTH_SERVICE}", "http://bench_authgate_keepalive")
-    server = server.replace(
-        "proxy_http_version          1.1;",
-        'proxy_http_version          1.1;\n            proxy_set_header Connection "";',
+    server = ingress_shaped_server(
+        ports.nginx, NGINX_KEEPALIVE_APP, echo_port, "bench_authgate_keepalive", keepalive=True
     )
     return f"""
     # bench (d): keepalive from nginx to authgate

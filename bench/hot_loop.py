@@ -4,6 +4,8 @@ Calls each app directly with the scope granian hands over for an ingress-nginx a
 subrequest (valid app cookie, allowed) and reports the CPU time (``time.process_time``)
 per call, best of several rounds: what authgate's own code costs on top of the floor's, the
 number item 1 of issue 13 is about, free of the server's, nginx's and the machine's noise.
+"authgate" asks the same request again and again, as a proxy does (answered with the allow
+kept for it, ``forward.reuse``); "judged" forgets it every time, as for a new request.
 ``--profile`` prints the functions that take the most of it (cProfile, sorted by own time).
 
     .venv/bin/python -m bench.hot_loop [--checks 20000] [--rounds 5] [--profile]
@@ -130,6 +132,17 @@ async def _app_session_cookie(runtime: Any, username: str, slug: str) -> str:
     return signed
 
 
+def _judging_every_time(app: Any) -> App:
+    """``app`` with nothing kept from one check to the next (``forward.reuse``): what a check
+    costs when it is judged afresh, as the first request of its kind always is."""
+
+    async def judged(scope: Scope, receive: Any, send: Any) -> None:
+        app.forward.recent._kept.clear()
+        await app(scope, receive, send)
+
+    return judged
+
+
 def report(name: str, per_check: list[float], floor: float) -> str:
     best = min(per_check)
     return (
@@ -159,10 +172,15 @@ async def main(argv: list[str]) -> int:
             for _ in range(args.rounds):
                 floors.append((await run(floor_app, floor_scope, args.checks))[0])
                 ours.append((await run(app, scope, args.checks))[0])
+            judged = []
+            for _ in range(args.rounds):
+                judged.append((await run(_judging_every_time(app), scope, args.checks))[0])
             floor = min(floors)
             print(report("floor", floors, floor))
             print(report("authgate", ours, floor))
+            print(report("judged", judged, floor))
             print(f"authgate - floor: {(min(ours) - floor) * 1e6:.1f} µs/check")
+            print(f"judged afresh - floor: {(min(judged) - floor) * 1e6:.1f} µs/check")
             if args.profile:
                 profiler = cProfile.Profile()
                 profiler.enable()

@@ -9,6 +9,7 @@ itself is asked of the session cache every time, so a revoked session ends at on
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Sequence
 
@@ -104,6 +105,16 @@ class Gate:
         made = Allow(allow.app, identity, allow.reason, token, allow.cookie, allow.decision_id)
         self._tokens[key] = (identity, token, renew_at, made)
         return made
+
+    def fresh_until(self, allow: Allow) -> float:
+        """Until when ``allow`` may be given again as it is: its token's renewal time (an
+        allow without a token: no end of its own)."""
+        if allow.identity is None or not allow.token:
+            return math.inf
+        kept = self._tokens.get((allow.identity.session_id, allow.app.id))
+        if kept is None or kept[3] is not allow:
+            return 0.0  # not the remembered one: never reused
+        return kept[2]
 
     async def identity_for(
         self, cookie_header: str, app: AppView

@@ -98,13 +98,31 @@ class SessionCache:
         if now >= record.expires_at:
             self._entries.pop(session_id, None)
             return None
+        self._touch(session_id, record, now)
+        return record
+
+    def held(self, session_id: str, now: float) -> SessionRecord | None:
+        """The record when memory alone may answer for it: held, not idle here, not expired,
+        and the store not down; touched as ``get`` touches it. None otherwise, and then only
+        ``get`` may say what the session is."""
+        record = self._entries.get(session_id)
+        if (
+            record is None
+            or self.outage.down_since is not None
+            or now >= record.expires_at
+            or self._idle_out(record, now)
+        ):
+            return None
+        self._touch(session_id, record, now)
+        return record
+
+    def _touch(self, session_id: str, record: SessionRecord, now: float) -> None:
         record.last_seen = now
         self._touched[session_id] = now
         parent = record.identity.parent_id
         if parent and parent in self._entries:
             self._entries[parent].last_seen = now
             self._touched[parent] = now
-        return record
 
     async def _load(
         self, session_id: str, held: SessionRecord | None, now: float

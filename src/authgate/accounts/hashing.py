@@ -46,8 +46,12 @@ from authgate.errors import AuthgateError
 
 T = TypeVar("T")
 
-WORKERS = 2  # hashes at once: with argon2's 4 lanes each, enough for 2 cores of idle CPU
-WAITING = 32  # queued behind them: ~2-4 s of waiting on an idle 2-core machine
+# hashes at once per server worker. One: twenty people signing in without pause on a 2-core
+# machine got no more sign-ins per second from two (6.4-6.7/s either way; their flows'
+# round trips bound them), while the check's p99 beside them fell from 3.6-4.7x its own to
+# 2.4x (bench scenario (f)): argon2's 64 MiB slow everything else even at idle priority.
+WORKERS = 1
+WAITING = 32  # queued behind them: ~3-6 s of waiting on an idle 2-core machine
 RETRY_AFTER = 5  # seconds a refused sign-in is told to wait
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,12 @@ import asyncio
 import os
 import sys
 import threading
+import time
 
 import pytest
 from argon2 import PasswordHasher
 
+from authgate.accounts import hashing
 from authgate.accounts.hashing import HashingBroken, HashingBusy, HashingPool
 from authgate.accounts.passwords import hash_password, verify_password
 from tests.pool_work import (
@@ -150,3 +152,29 @@ async def test_hashes_made_with_other_parameters_still_verify_in_the_pool() -> N
         assert await pool.run(verify_password, None, "anything") is False  # the dummy
     finally:
         pool.close()
+
+
+def _burn(seconds: float) -> float:
+    """CPU work of about ``seconds``; the CPU time it took."""
+    started = time.process_time()
+    while time.process_time() - started < seconds:
+        sum(range(1000))
+    return time.process_time() - started
+
+
+def test_hashes_back_to_back_rest_between_them_and_a_lone_one_waits_for_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hashing, "REST", 1.0)
+    monkeypatch.setattr(hashing, "_rest_until", 0.0)
+    started = time.monotonic()
+    took = hashing.paced(_burn, 0.05)
+    assert time.monotonic() - started < took + 0.04  # the first one starts at once
+    started = time.monotonic()
+    second = hashing.paced(_burn, 0.05)
+    # it waited for the first one's rest (its CPU time) before its own work
+    assert time.monotonic() - started >= took + second - 0.01
+    monkeypatch.setattr(hashing, "_rest_until", time.monotonic() - 1)  # a quiet second
+    started = time.monotonic()
+    third = hashing.paced(_burn, 0.02)
+    assert time.monotonic() - started < third + 0.04

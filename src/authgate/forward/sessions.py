@@ -23,6 +23,7 @@ class SessionRecord:
     app_id: int | None
     expires_at: float
     last_seen: float
+    written: float = -math.inf  # the last_seen the store holds, as far as this process knows
 
 
 SessionLoader = Callable[[str], Awaitable[SessionRecord | None]]
@@ -72,9 +73,12 @@ class SessionCache:
         idle_timeout: int,
         capacity: int = 100_000,
         outage: Outage | None = None,
+        touch_step: float = 0.0,
     ) -> None:
         self._loader = loader
         self._idle = idle_timeout
+        # last_seen goes to the store once it moved this far from what the store holds
+        self._touch_step = touch_step
         self._capacity = capacity
         self.outage = outage or Outage(0)
         self._entries: dict[str, SessionRecord] = {}
@@ -118,11 +122,15 @@ class SessionCache:
 
     def _touch(self, session_id: str, record: SessionRecord, now: float) -> None:
         record.last_seen = now
-        self._touched[session_id] = now
+        if now - record.written >= self._touch_step:
+            self._touched[session_id] = now
         parent = record.identity.parent_id
-        if parent and parent in self._entries:
-            self._entries[parent].last_seen = now
-            self._touched[parent] = now
+        if parent:
+            held = self._entries.get(parent)
+            if held is not None:
+                held.last_seen = now
+                if now - held.written >= self._touch_step:
+                    self._touched[parent] = now
 
     async def _load(
         self, session_id: str, held: SessionRecord | None, now: float
@@ -139,6 +147,7 @@ class SessionCache:
         if record is None:
             self._entries.pop(session_id, None)
             return None
+        record.written = record.last_seen  # what the store holds
         if len(self._entries) >= self._capacity:
             self._entries.clear()
         self._entries[session_id] = record
@@ -155,5 +164,12 @@ class SessionCache:
             self._entries.pop(sid, None)
 
     def take_touched(self) -> dict[str, float]:
+        """The sessions whose last_seen is to be written, and when they were seen: only
+        those that moved ``touch_step`` or more from what the store holds (a busy server
+        sees thousands of sessions a second; each would otherwise be a row to update)."""
         touched, self._touched = self._touched, {}
+        for session_id, seen in touched.items():
+            record = self._entries.get(session_id)
+            if record is not None:
+                record.written = seen
         return touched

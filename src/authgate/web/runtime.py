@@ -28,6 +28,7 @@ from authgate.signing import Signing
 from authgate.storage.revision import feed_of, open_store
 from authgate.storage.store import Store
 from authgate.storage.store.counters import login_counters
+from authgate.storage.store.sessions import TOUCH_STEP
 from authgate.web.audit import AuditQueue
 from authgate.web.health import Readiness, StoreHealth, store_check
 from authgate.web.keys import ServerKeys, unloaded
@@ -56,6 +57,7 @@ class Runtime:
             self.shared_sessions or self.store.load_session,
             settings.idle_timeout,
             outage=self.health,
+            touch_step=TOUCH_STEP.total_seconds(),
         )
         first = unloaded(settings)
         self.credentials = IssuedCredentials(issued_loader(self.store))

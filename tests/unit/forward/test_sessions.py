@@ -36,3 +36,20 @@ async def test_idle_session_is_rechecked_with_the_store_before_it_ends() -> None
     store_last_seen["value"] = 100.0  # another worker saw it at t=100
     assert await cache.get("s1", now=120.0) is not None
     assert await cache.get("s1", now=500.0) is None  # idle everywhere: gone
+
+
+async def test_last_seen_is_handed_to_the_store_only_once_it_moved_a_step() -> None:
+    async def loader(sid: str) -> SessionRecord | None:
+        return record(100.0)  # the store last saw it at t=100
+
+    cache = SessionCache(loader, idle_timeout=600, touch_step=30)
+    await cache.get("s1", now=110.0)
+    await cache.get("s1", now=125.0)
+    assert cache.take_touched() == {}  # 25 s from what the store holds: nothing to write
+    await cache.get("s1", now=131.0)
+    await cache.get("s1", now=140.0)
+    assert cache.take_touched() == {"s1": 140.0}  # moved 40 s: written, the latest time
+    await cache.get("s1", now=160.0)
+    assert cache.take_touched() == {}  # 20 s after what was written
+    await cache.get("s1", now=171.0)
+    assert cache.take_touched() == {"s1": 171.0}

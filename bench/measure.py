@@ -126,6 +126,9 @@ def _profile(ctx: Context, scenario: Scenario) -> dict[str, Any]:
     out = RESULTS / f"{ctx.stamp}-{scenario.server}-{scenario.name}"
     log(f"         {scenario.name}: profiling authgate with py-spy")
     try:
-        return profile_run(ctx.load, scenario, ctx.authgate, out, ctx.load.duration_s)
+        # the authgate that answers this scenario (the scale run has its own)
+        answering = ctx.servers.by_role.get(scenario.auth_role, ctx.authgate)
+        assert isinstance(answering, Authgate)
+        return profile_run(ctx.load, scenario, answering, out, ctx.load.duration_s)
     except Exception as exc:  # the measured numbers above still stand
         return {"error": f"{type(exc).__name__}: {exc}"}

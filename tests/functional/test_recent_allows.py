@@ -117,3 +117,23 @@ async def test_with_a_debug_log_every_check_is_judged_and_logged(
             assert (await harness.check("app1.test", "/x")).status_code == 200
     lines = [r for r in caplog.records if r.name == "authgate.forward" and "allow" in r.message]
     assert len(lines) == 3
+
+
+async def test_a_request_with_very_long_headers_is_judged_every_time(harness: Harness) -> None:
+    await signed_in(harness)
+    kept = len(recent(harness))
+    padding = {"x-padding": "p" * 5000}
+    for _ in range(2):
+        assert (await harness.check("app1.test", "/x", **padding)).status_code == 200
+    assert len(recent(harness)) == kept
+
+
+async def test_what_is_kept_stays_bounded(harness: Harness) -> None:
+    await signed_in(harness)
+    recent(harness).limit = 8
+    for i in range(20):
+        assert (await harness.check("app1.test", f"/asset/{i}.js")).status_code == 200
+    assert len(recent(harness)) <= 8
+    # the newest are still answered, the forgotten ones are judged again: both allowed
+    assert (await harness.check("app1.test", "/asset/19.js")).status_code == 200
+    assert (await harness.check("app1.test", "/asset/0.js")).status_code == 200

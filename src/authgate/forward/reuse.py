@@ -46,8 +46,12 @@ PER_REQUEST = frozenset(
         b"content-length",
     }
 )
-KEY_LIMIT = 8192  # bytes of header values; a longer request is judged every time
-LIMIT = 20_000  # requests kept; when full, the oldest quarter is forgotten
+# What is kept is bounded: at most LIMIT requests of at most KEY_LIMIT bytes of header values
+# each (~40 MB per worker at the very worst, ~1 KB a request in practice). A request with
+# more (a browser with many big cookies) is judged every time; when full, the oldest
+# quarter is forgotten.
+KEY_LIMIT = 4096
+LIMIT = 10_000
 
 Key = tuple[object, ...]
 Start = dict[str, object]  # an answer's complete ``http.response.start`` message (no body)

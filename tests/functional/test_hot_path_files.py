@@ -1,5 +1,7 @@
 """How many of authgate's files one allowed ``auth/nginx`` check runs code in (after one
-warm-up check: the session is in memory): at most 8 (issue 10)."""
+warm-up check: the session is in memory). Judged: the 8 of issue 10 and ``forward/reuse.py``
+keeping its answer. Asked again, as proxies ask (issue 13): the 4 that give the kept answer
+back."""
 
 from __future__ import annotations
 
@@ -12,9 +14,8 @@ import authgate
 from tests.functional.conftest import PREFIX, Harness
 
 SRC = str(Path(authgate.__file__).resolve().parent) + "/"
-MOST = (
-    8  # the goal of issue 10: server, endpoint, dialect, request, gate, policy, sessions, answers
-)
+# issue 10: server, endpoint, dialect, request, gate, policy, sessions, answers; and reuse
+MOST = 9
 
 
 async def files_one_check_runs(harness: Harness, cookie: str) -> set[str]:
@@ -63,6 +64,15 @@ async def test_an_allowed_check_runs_code_in_few_files(harness: Harness) -> None
     jar = harness.client.cookies.jar
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar if c.domain == "app1.test")
     await files_one_check_runs(harness, cookie)  # warm-up: the session comes from the store
+    harness.app.forward.recent._kept.clear()  # judged, as a request asked for the first time
     files = await files_one_check_runs(harness, cookie)
     assert len(files) <= MOST, sorted(files)
     assert not any(name.startswith(("storage/", "portal/", "flow/")) for name in files), files
+    # asked again: the answer kept for it (forward/reuse.py), the session asked of its cache
+    again = await files_one_check_runs(harness, cookie)
+    assert again == {
+        "server.py",
+        "forward/endpoint.py",
+        "forward/reuse.py",
+        "forward/sessions.py",
+    }, sorted(again)

@@ -38,7 +38,7 @@ class Gate:
         tokens: TokenIssuer | None = None,
         verifiers: Sequence[CredentialVerifier] = (),
     ) -> None:
-        self._index = AppIndex()
+        self.index = AppIndex()  # replaced whole by load_apps, never changed in place
         self.verifiers = list(verifiers)  # asked in order about a Bearer or Basic credential
         self.sessions = sessions
         self.signer = signer
@@ -56,20 +56,16 @@ class Gate:
         self._sessions_by_cookie = {}
         self._tokens = {}
 
-    @property
-    def index(self) -> AppIndex:
-        return self._index
-
     def load_apps(self, apps: Iterable[AppView]) -> AppIndex:
         """Judge by these apps from now on; the new index is returned (with its conflicts)."""
-        self._index = AppIndex(apps)
-        return self._index
+        self.index = AppIndex(apps)
+        return self.index
 
     async def check(self, request: ForwardRequest, trace: Trace = None) -> Decision:
         if request.authorization:
             return await check_with_credential(self, request, trace)
-        found = self._index.by_host.get(request.host) if trace is None else None
-        app = found if isinstance(found, AppView) else self._index.find(request, trace)
+        found = self.index.by_host.get(request.host) if trace is None else None
+        app = found if isinstance(found, AppView) else self.index.find(request, trace)
         identity, state = None, CookieState.ABSENT
         if needs_session(app, request):
             identity, state = await self.identity_for(request.cookie, app)

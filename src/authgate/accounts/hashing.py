@@ -16,11 +16,11 @@ forward-auth check, whose every answer then waits (issue 13, bench scenario (f))
   by forking the threaded server. A process that dies (killed, out of memory) breaks the
   pool: the hashes it held fail with ``HashingBroken`` (a ``HashingBusy``: "try again",
   never an allow), the error is logged, and the next hash gets fresh processes.
-- Back to back, a process rests between hashes as long as the last one's CPU time
-  (``paced``): ``SCHED_IDLE`` alone still let argon2 fill every short idle gap of the
-  check's round trips, and its memory traffic slowed each of them (under bench (f) the
-  check's p99 was 2.4x its own, 1.5x with the rests; sign-ins 6.4/s, then 5.3/s). A lone
-  sign-in waits for nothing.
+- While hashes queue up, a process rests between two of them as long as the last one's
+  CPU time (``paced``): ``SCHED_IDLE`` alone still let argon2 fill every short idle gap of
+  the check's round trips, and its memory traffic slowed each of them (under bench (f) the
+  check's p99 was 2.4x its own, 1.5x with the rests; sign-ins 6.4/s, then 5.3/s). A
+  sign-in with no queue beside it never rests.
 - At most ``workers`` hashes run at once and at most ``waiting`` more wait. One more is
   refused at once with ``HashingBusy`` — before any login counter moves — and the portal
   answers "busy, try again" (503) instead of letting every request wait longer.
@@ -96,16 +96,16 @@ def lower_priority() -> None:
 _rest_until = 0.0  # in a pool process: when the rest after its last hash ends
 
 
-def paced(work: Callable[..., T], *args: object) -> T:
-    """``work(*args)`` in a pool process, after the rest its previous hash earned: as long as
-    that hash's CPU time times ``REST``. A lone sign-in waits for nothing; hashes back to
-    back leave the CPU alone between them, so that a flood of sign-ins takes at most
-    ``1 / (1 + REST)`` of a core per process from the check (``SCHED_IDLE`` alone let
-    argon2 take the short idle gaps the check's round trips leave, and its 64 MiB of
-    memory traffic then slowed every hop of the check)."""
+def paced(crowded: bool, work: Callable[..., T], *args: object) -> T:
+    """``work(*args)`` in a pool process. ``crowded`` (other hashes were waiting when this
+    one was handed over: a flood of sign-ins): first the rest the previous hash earned, as
+    long as its CPU time times ``REST``, so that a flood takes at most ``1 / (1 + REST)`` of
+    a core per process from the check (``SCHED_IDLE`` alone let argon2 take the short idle
+    gaps the check's round trips leave, and its 64 MiB of memory traffic then slowed every
+    hop of the check). A sign-in with nobody waiting beside it never rests."""
     global _rest_until
     wait = _rest_until - time.monotonic()
-    if wait > 0:
+    if crowded and wait > 0:
         time.sleep(wait)
     started = time.process_time()
     try:
@@ -181,11 +181,12 @@ class HashingPool:
             if self._executor is None:
                 self._executor = self._new_executor()
             executor = self._executor
+        crowded = self._taken > self._workers  # more hashes than processes: a queue
         try:
-            return executor, executor.submit(paced, work, *args)
+            return executor, executor.submit(paced, crowded, work, *args)
         except BrokenProcessPool:
             executor = self._replace(executor)
-            return executor, executor.submit(paced, work, *args)
+            return executor, executor.submit(paced, crowded, work, *args)
 
     def _replace(self, broken: Executor) -> Executor:
         """Fresh processes in place of ``broken`` (once, however many hashes noticed)."""

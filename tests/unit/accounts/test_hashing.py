@@ -162,19 +162,40 @@ def _burn(seconds: float) -> float:
     return time.process_time() - started
 
 
-def test_hashes_back_to_back_rest_between_them_and_a_lone_one_waits_for_nothing(
+def test_hashes_in_a_queue_rest_between_them_and_one_without_a_queue_never_waits(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(hashing, "REST", 1.0)
     monkeypatch.setattr(hashing, "_rest_until", 0.0)
     started = time.monotonic()
-    took = hashing.paced(_burn, 0.05)
+    took = hashing.paced(True, _burn, 0.05)
     assert time.monotonic() - started < took + 0.04  # the first one starts at once
     started = time.monotonic()
-    second = hashing.paced(_burn, 0.05)
-    # it waited for the first one's rest (its CPU time) before its own work
+    second = hashing.paced(True, _burn, 0.05)
+    # a queue: it waited for the first one's rest (its CPU time) before its own work
     assert time.monotonic() - started >= took + second - 0.01
-    monkeypatch.setattr(hashing, "_rest_until", time.monotonic() - 1)  # a quiet second
     started = time.monotonic()
-    third = hashing.paced(_burn, 0.02)
+    third = hashing.paced(False, _burn, 0.02)  # nobody waiting beside it: no rest
     assert time.monotonic() - started < third + 0.04
+
+
+async def test_a_hash_is_crowded_only_when_more_wait_than_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    handed: list[bool] = []
+
+    class Recording:
+        def submit(self, fn: object, crowded: bool, *args: object) -> object:
+            handed.append(crowded)
+            return asyncio.get_running_loop().run_in_executor(None, lambda: None)
+
+    pool = HashingPool(workers=1, waiting=2)
+    monkeypatch.setattr(pool, "_new_executor", lambda: Recording())
+    first = pool.reserve()
+    first.__enter__()
+    pool._submit(echo, 1)
+    second = pool.reserve()
+    pool._submit(echo, 2)
+    assert handed == [False, True]
+    first.__exit__(None, None, None)
+    second.__exit__(None, None, None)

@@ -129,14 +129,4 @@ class BasicPasswords:
 def _identity(user: UserInfo, key: bytes) -> Identity:
     """The identity a password proves: a session id of its own per credential (so caches
     per session never mix it with a browser's), amr ``pwd``."""
-    return Identity(
-        session_id=f"basic:{key[:12].hex()}",
-        parent_id="",
-        user_id=user.id,
-        uid=user.uid,
-        username=user.username,
-        email=user.email,
-        name=user.name,
-        groups=user.groups,
-        amr=(PASSWORD,),
-    )
+    return Identity.of_account(user, f"basic:{key[:12].hex()}", amr=(PASSWORD,))

@@ -106,17 +106,7 @@ def explain(
             user = await store.get_user(username)
             if user.disabled:
                 fail(f"user {username} is disabled: every request of theirs goes to login")
-            identity = Identity(
-                "explain",
-                "",
-                user.id,
-                user.uid,
-                user.username,
-                user.email,
-                user.name,
-                user.groups,
-                amr=methods,
-            )
+            identity = Identity.of_account(user, "explain", amr=methods)
 
         trace: list[str] = []
         apps = with_mfa_default(await store.load_apps(), load(ctx).require_mfa)

@@ -24,6 +24,7 @@ import jwt
 from jwt import PyJWK
 
 from authgate.config.issuers import IssuerConfig
+from authgate.forward import model
 from authgate.forward.credentials import Bearer, Credential, Refused, Verified
 from authgate.forward.model import AppView, Identity
 
@@ -50,23 +51,11 @@ class IssuerKeySource(Protocol):
     async def refresh(self, *, force: bool = False) -> bool: ...
 
 
-class Account(Protocol):
+class Account(model.Account, Protocol):
     """What the verifier needs of a user (``storage.store.users.UserInfo``)."""
 
     @property
-    def id(self) -> int: ...
-    @property
-    def uid(self) -> str: ...
-    @property
-    def username(self) -> str: ...
-    @property
-    def email(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
     def disabled(self) -> bool: ...
-    @property
-    def groups(self) -> tuple[str, ...]: ...
 
 
 FindUser = Callable[[str], Awaitable[Account | None]]
@@ -190,17 +179,8 @@ class ExternalIssuers:
             return Refused("service account unavailable")
         expires = float(claims["exp"])
         digest = hashlib.sha256(f"{config.issuer}\0{subject}\0{username}".encode()).hexdigest()
-        identity = Identity(
-            session_id=f"jwt:{digest[:32]}",
-            parent_id="",
-            user_id=account.id,
-            uid=account.uid,
-            username=account.username,
-            email=account.email,
-            name=account.name,
-            groups=tuple(account.groups),
-            expires_at=expires,
-            amr=(EXTERNAL_JWT,),
+        identity = Identity.of_account(
+            account, f"jwt:{digest[:32]}", amr=(EXTERNAL_JWT,), expires_at=expires
         )
         answer = Verified(identity)
         if len(self._verified) >= MEMO_LIMIT:

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Protocol
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -123,6 +124,23 @@ def with_mfa_default(apps: Iterable[AppView], default: bool) -> list[AppView]:
     ]
 
 
+class Account(Protocol):
+    """What an identity is made of, of a user (``storage.store.users.UserInfo``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def uid(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def groups(self) -> tuple[str, ...]: ...
+
+
 @dataclass(frozen=True)
 class Identity:
     session_id: str
@@ -135,6 +153,29 @@ class Identity:
     groups: tuple[str, ...] = field(default=())
     expires_at: float = 0.0
     amr: tuple[str, ...] = ()  # how the portal session signed in: PASSWORD, TOTP, …
+
+    @classmethod
+    def of_account(
+        cls,
+        account: Account,
+        session_id: str,
+        *,
+        amr: tuple[str, ...] = (),
+        expires_at: float = 0.0,
+    ) -> Identity:
+        """``account``'s identity under ``session_id`` (no parent session)."""
+        return cls(
+            session_id=session_id,
+            parent_id="",
+            user_id=account.id,
+            uid=account.uid,
+            username=account.username,
+            email=account.email,
+            name=account.name,
+            groups=tuple(account.groups),
+            expires_at=expires_at,
+            amr=amr,
+        )
 
     @property
     def second_factor(self) -> bool:

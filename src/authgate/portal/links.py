@@ -135,16 +135,7 @@ async def second_factor_required(rt: Runtime, user: UserInfo) -> bool:
     if rt.settings.require_mfa:
         return True
     await rt.refresh()
-    identity = Identity(
-        session_id="",
-        parent_id="",
-        user_id=user.id,
-        uid=user.uid,
-        username=user.username,
-        email=user.email,
-        name=user.name,
-        groups=user.groups,
-    )
+    identity = Identity.of_account(user, "")
     return any(app.needs_mfa and is_bound(app, identity) for app in rt.index.apps.values())
 
 

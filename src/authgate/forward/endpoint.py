@@ -17,9 +17,8 @@ import logging
 import os
 import time
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from types import ModuleType
-from typing import Protocol
 
 from starlette.types import Receive, Scope, Send
 
@@ -49,18 +48,34 @@ STAT_INTERVAL = 0.001
 ADDRESS_LIMIT = 64  # the longest text worth remembering as an address (IPv6 with a zone)
 
 
-class CheckTallies(Protocol):
-    """The checks' counts and times, kept in plain numbers (``web.metrics.CheckTallies``):
-    ``rows[(dialect, outcome)]`` is ``[count, seconds, n_0, ..., n_k, n_inf]`` where ``n_i``
-    counts the checks that took at most ``bounds[i]`` seconds and more than the bound
-    before. The endpoint adds to a row; the metrics hand the sums to prometheus-client
-    later, off the check's path (a prometheus-client increment costs more than the check)."""
+class CheckTallies:
+    """The checks counted in plain numbers, which ``web.metrics`` hands to prometheus-client
+    later, off the check's path (a prometheus-client increment costs more than the check):
+    per (dialect, outcome) a row ``[count, seconds, n_0, ..., n_k, n_inf]``, ``n_i`` the
+    checks that fell in bucket ``i`` of ``bounds`` (prometheus' ``le``: at most the bound),
+    the last one above all."""
 
-    @property
-    def rows(self) -> Mapping[tuple[str, str], list[float]]: ...
+    def __init__(self, keys: Iterable[tuple[str, str]], bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.width = len(bounds) + 3
+        self.rows: dict[tuple[str, str], list[float]] = {k: [0] * self.width for k in keys}
 
-    @property
-    def bounds(self) -> Sequence[float]: ...
+    def add(self, dialect: str, outcome: str, seconds: float) -> None:
+        """One check answered (an unknown dialect or outcome is not counted)."""
+        row = self.rows.get((dialect, outcome))
+        if row is not None:
+            row[0] += 1
+            row[1] += seconds
+            row[2 + bisect_left(self.bounds, seconds)] += 1
+
+    def take(self) -> list[tuple[tuple[str, str], list[float]]]:
+        """The rows that counted a check since the last take, each emptied in place."""
+        taken = []
+        for key, row in self.rows.items():
+            if row[0]:
+                taken.append((key, row.copy()))
+                row[:] = [0] * self.width
+        return taken
 
 
 class ForwardAuthEndpoint:
@@ -75,8 +90,7 @@ class ForwardAuthEndpoint:
         tallies: CheckTallies | None = None,
     ) -> None:
         self.gate = gate
-        self.tallies = tallies.rows if tallies is not None else {}
-        self.bounds = tallies.bounds if tallies is not None else ()
+        self.tallies = tallies
         self.pages = pages
         self.is_trusted = is_trusted
         self.revision_file = revision_file
@@ -135,11 +149,8 @@ class ForwardAuthEndpoint:
     def _count(self, name: str, outcome: str, started: float) -> float:
         """Count the check in the tallies; its seconds."""
         elapsed = time.perf_counter() - started
-        row = self.tallies.get((name, outcome))
-        if row is not None:
-            row[0] += 1
-            row[1] += elapsed
-            row[2 + bisect_left(self.bounds, elapsed)] += 1
+        if self.tallies is not None:
+            self.tallies.add(name, outcome, elapsed)
         return elapsed
 
     @staticmethod

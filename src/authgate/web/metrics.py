@@ -16,7 +16,6 @@ other workers' checks as of their last round, at most about a second old.
 from __future__ import annotations
 
 import os
-from bisect import bisect_left
 from collections.abc import Iterable
 
 from prometheus_client import (
@@ -32,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from authgate.forward.endpoint import CheckTallies
 from authgate.web.requests import PageRequest, runtime_of
 
 OUTCOMES = (
@@ -45,27 +45,6 @@ OUTCOMES = (
     "credential refused",
 )
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-class CheckTallies:
-    """What the check adds to (``forward.endpoint.CheckTallies``): per (dialect, outcome) a
-    row ``[count, seconds, n_0, ..., n_k, n_inf]``, ``n_i`` the checks that fell in bucket
-    ``i`` of ``bounds`` (prometheus' ``le``: at most the bound), the last one above all."""
-
-    def __init__(self, keys: Iterable[tuple[str, str]], bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.width = len(bounds) + 3
-        self.rows: dict[tuple[str, str], list[float]] = {k: [0] * self.width for k in keys}
-
-    def take(self) -> list[tuple[tuple[str, str], list[float]]]:
-        """The rows that counted a check since the last take, each emptied in place (the
-        endpoint holds the same lists)."""
-        taken = []
-        for key, row in self.rows.items():
-            if row[0]:
-                taken.append((key, row.copy()))
-                row[:] = [0] * self.width
-        return taken
 
 
 class Metrics:
@@ -106,12 +85,8 @@ class Metrics:
         self.check_tallies = CheckTallies(((d, o) for d in dialects for o in OUTCOMES), BUCKETS)
 
     def check(self, dialect: str, outcome: str, seconds: float) -> None:
-        """One check answered, counted as the endpoint counts it (for tests and tools)."""
-        row = self.check_tallies.rows.get((dialect, outcome))
-        if row is not None:
-            row[0] += 1
-            row[1] += seconds
-            row[2 + bisect_left(BUCKETS, seconds)] += 1
+        """One check answered, counted as the endpoint counts it."""
+        self.check_tallies.add(dialect, outcome, seconds)
 
     def flush_checks(self) -> None:
         """Hand the checks counted since the last flush to prometheus-client. The histogram

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.e2e.proxyconf import AUTH_SERVICE, OUTPOST, ingress_nginx_conf
+from tests.e2e.proxyconf import OUTPOST
 from tests.e2e.servers import Authgate
 
+from bench.floor import ingress_shaped_server
 from bench.progress import log
 from bench.scale_rows import Names, Sizes
 from bench.scale_seed import Seeded, seed, throwaway_postgres
@@ -54,18 +55,10 @@ def scale_nginx_conf(ports: Ports, echo_port: int) -> str:
 
 
 def _wildcard_server(ports: Ports, echo_port: int, backend: str) -> str:
-    browser_host = f"{PLACEHOLDER}:{ports.nginx}"
-    server = ingress_nginx_conf(ports.nginx, scale_port(ports, backend), [(PLACEHOLDER, echo_port)])
-    server = server[server.index(f"server_name {PLACEHOLDER};") :]
-    server = f"    server {{\n        listen 127.0.0.1:{ports.nginx};\n        " + server
     upstream = f"bench_scale_{backend}"
+    server = ingress_shaped_server(ports.nginx, PLACEHOLDER, echo_port, upstream, keepalive=True)
     server = server.replace(f"server_name {PLACEHOLDER};", f"server_name *.{domain_of(backend)};")
-    server = server.replace(browser_host, "$http_host")
-    server = server.replace(f"http://{AUTH_SERVICE}", f"http://{upstream}")
-    server = server.replace(
-        "proxy_http_version          1.1;",
-        'proxy_http_version          1.1;\n            proxy_set_header Connection "";',
-    )
+    server = server.replace(f"{PLACEHOLDER}:{ports.nginx}", "$http_host")
     return f"""
     # bench scale run on {backend}: every seeded app host, keepalive to its authgate
     upstream {upstream} {{

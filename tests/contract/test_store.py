@@ -232,3 +232,23 @@ async def test_live_sessions_are_counted(store: Store) -> None:
     await store.create_session(user.id, kind="portal", lifetime=0)  # already expired
     await store.revoke_session(gone)
     assert keep and await store.count_live_sessions() == 1
+
+
+async def test_live_sessions_are_counted_from_the_index_alone(store: Store) -> None:
+    """The gauge counts every few seconds: over a million sessions, reading each row for
+    ``revoked_at`` cost SQLite 0.25 s of CPU a count; the partial index answers alone."""
+    from sqlalchemy import text
+
+    from authgate.storage.store.sessions import count_live
+
+    async with store.engine.connect() as conn:
+        query = str(count_live().compile(conn.engine, compile_kwargs={"literal_binds": True}))
+        if conn.dialect.name == "sqlite":
+            plan = " ".join(
+                str(row) for row in await conn.execute(text("EXPLAIN QUERY PLAN " + query))
+            )
+            assert "COVERING INDEX ix_sessions_unrevoked_expires_at" in plan
+        else:
+            await conn.execute(text("SET enable_seqscan = off"))
+            plan = " ".join(str(row) for row in await conn.execute(text("EXPLAIN " + query)))
+            assert "Index Only Scan using ix_sessions_unrevoked_expires_at" in plan

@@ -11,6 +11,7 @@ from typing import cast
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     Update,
     and_,
@@ -87,6 +88,11 @@ class BrowserSession:
 
 def _live() -> ColumnElement[bool]:
     return and_(m.Session.revoked_at.is_(None), m.Session.expires_at > now())
+
+
+def count_live() -> Select[int]:
+    """The count of live sessions, answered from ``ix_sessions_unrevoked_expires_at``."""
+    return select(func.count()).select_from(m.Session).where(_live())
 
 
 async def revoke_others(db: AsyncSession, user_id: int, keep: str) -> set[str]:
@@ -293,8 +299,7 @@ class SessionStore(StoreBase):
     async def count_live_sessions(self) -> int:
         """Sessions neither expired nor revoked (the active-sessions gauge)."""
         async with self._tx() as db:
-            query = select(func.count()).select_from(m.Session).where(_live())
-            return int((await db.execute(query)).scalar_one())
+            return int((await db.execute(count_live())).scalar_one())
 
     async def list_sessions(self, username: str | None = None) -> list[SessionInfo]:
         async with self._tx() as db:

@@ -25,6 +25,7 @@ from authgate.forward.headers import identity_headers
 HTML = (b"content-type", b"text/html; charset=utf-8")
 JSON = (b"content-type", b"application/json")
 NO_STORE = (b"cache-control", b"no-store")
+NO_BODY = (b"content-length", b"0")
 
 
 @dataclass(slots=True)
@@ -42,7 +43,7 @@ def start_message(
     status: int, headers: list[tuple[bytes, bytes]], body: bytes
 ) -> dict[str, object]:
     """The ``http.response.start`` message of an answer: its headers and Content-Length."""
-    length = (b"content-length", str(len(body)).encode())
+    length = (b"content-length", str(len(body)).encode()) if body else NO_BODY
     return {"type": "http.response.start", "status": status, "headers": [*headers, length]}
 
 

@@ -137,3 +137,13 @@ async def test_what_is_kept_stays_bounded(harness: Harness) -> None:
     # the newest are still answered, the forgotten ones are judged again: both allowed
     assert (await harness.check("app1.test", "/asset/19.js")).status_code == 200
     assert (await harness.check("app1.test", "/asset/0.js")).status_code == 200
+
+
+async def test_kept_keys_hold_one_copy_of_each_header_name(harness: Harness) -> None:
+    await signed_in(harness)
+    for path in ("/a.js", "/b.js"):
+        assert (await harness.check("app1.test", path)).status_code == 200
+    a, b = [k for k in recent(harness)._kept if b"/a.js" in k or b"/b.js" in k]
+    names_a, names_b = a[5::2], b[5::2]
+    assert names_a == names_b and b"cookie" in names_a
+    assert all(x is y for x, y in zip(names_a, names_b, strict=True))

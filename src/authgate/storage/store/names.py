@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from authgate.errors import ConflictError, NotFoundError
@@ -85,12 +85,16 @@ async def app_id(db: AsyncSession, slug: str) -> int:
     return int(found)
 
 
+# built once: every session in use is read again after a revision change, and building the
+# statement cost more than running it
+_GROUP_NAMES = (
+    select(m.Group.name)
+    .join(m.Membership, m.Membership.group_id == m.Group.id)
+    .where(m.Membership.user_id == bindparam("uid"))
+    .order_by(m.Group.name)
+)
+
+
 async def group_names(db: AsyncSession, uid: int) -> tuple[str, ...]:
     """The names of the groups of user ``uid``, sorted."""
-    groups = await db.scalars(
-        select(m.Group.name)
-        .join(m.Membership, m.Membership.group_id == m.Group.id)
-        .where(m.Membership.user_id == uid)
-        .order_by(m.Group.name)
-    )
-    return tuple(groups)
+    return tuple(await db.scalars(_GROUP_NAMES, {"uid": uid}))

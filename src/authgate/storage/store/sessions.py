@@ -23,6 +23,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql import Executable
 
 from authgate.errors import NotFoundError
 from authgate.forward.model import Identity
@@ -90,6 +92,39 @@ def _live() -> ColumnElement[bool]:
     return and_(m.Session.revoked_at.is_(None), m.Session.expires_at > now())
 
 
+def _session_row() -> Executable:
+    """One row: the session ``sid``, its user, and its portal session's state when it has
+    one. Built once (``SESSION_ROW``): building it took longer than running it."""
+    sess, user, parent = m.Session, m.User, aliased(m.Session)
+    return (
+        select(
+            sess.id,
+            sess.parent_id,
+            sess.kind,
+            sess.app_id,
+            sess.expires_at,
+            sess.last_seen,
+            sess.revoked_at,
+            sess.amr,
+            user.id.label("user_id"),
+            user.uid,
+            user.username,
+            user.email,
+            user.name,
+            user.disabled,
+            parent.id.label("parent_found"),
+            parent.revoked_at.label("parent_revoked_at"),
+            parent.amr.label("parent_amr"),
+        )
+        .join(user, user.id == sess.user_id)
+        .outerjoin(parent, parent.id == sess.parent_id)
+        .where(sess.id == bindparam("sid"))
+    )
+
+
+SESSION_ROW = _session_row()
+
+
 def count_live() -> Select[int]:
     """The count of live sessions, answered from ``ix_sessions_unrevoked_expires_at``."""
     return select(func.count()).select_from(m.Session).where(_live())
@@ -149,47 +184,39 @@ class SessionStore(StoreBase):
 
     async def load_session(self, session_id: str) -> SessionRecord | None:
         """A live session with its user and groups; None if unknown, revoked, expired or the
-        user is disabled, or if its portal session has been revoked."""
+        user is disabled, or if its portal session has been revoked. Plain rows, no ORM
+        objects: every session in use is read here again after each revision change."""
         async with self._tx() as db:
-            row = (
-                await db.execute(
-                    select(m.Session, m.User)
-                    .join(m.User, m.User.id == m.Session.user_id)
-                    .where(m.Session.id == session_id)
-                )
-            ).first()
-            if row is None:
+            row = (await db.execute(SESSION_ROW, {"sid": session_id})).first()
+            if row is None or row.revoked_at is not None or row.disabled:
                 return None
-            sess, user = row
-            if sess.revoked_at is not None or user.disabled:
+            expires_at = _aware(row.expires_at)
+            if expires_at <= now():
                 return None
-            if _aware(sess.expires_at) <= now():
-                return None
-            amr = sess.amr
-            if sess.parent_id:
-                parent = await db.get(m.Session, sess.parent_id)
-                if parent is None or parent.revoked_at is not None:
+            amr = row.amr
+            if row.parent_id:
+                if row.parent_found is None or row.parent_revoked_at is not None:
                     return None
-                amr = parent.amr  # a step-up on the portal session reaches its app sessions
-            groups = await names.group_names(db, user.id)
+                amr = row.parent_amr  # a step-up on the portal session reaches its app sessions
+            groups = await names.group_names(db, row.user_id)
         identity = Identity(
-            session_id=sess.id,
-            parent_id=sess.parent_id or "",
-            user_id=user.id,
-            uid=user.uid,
-            username=user.username,
-            email=user.email,
-            name=user.name,
+            session_id=row.id,
+            parent_id=row.parent_id or "",
+            user_id=row.user_id,
+            uid=row.uid,
+            username=row.username,
+            email=row.email,
+            name=row.name,
             groups=groups,
-            expires_at=_aware(sess.expires_at).timestamp(),
+            expires_at=expires_at.timestamp(),
             amr=_methods(amr),
         )
         return SessionRecord(
             identity=identity,
-            kind=sess.kind,
-            app_id=sess.app_id,
-            expires_at=_aware(sess.expires_at).timestamp(),
-            last_seen=_aware(sess.last_seen).timestamp(),
+            kind=row.kind,
+            app_id=row.app_id,
+            expires_at=expires_at.timestamp(),
+            last_seen=_aware(row.last_seen).timestamp(),
         )
 
     async def touch_sessions(self, seen: dict[str, float]) -> None:

@@ -88,7 +88,7 @@ def _safe(value: str) -> bytes:
 
 # The names encoded once, and the pairs every answer carries alike made once: an answer is
 # kept for every (session, app) in use, and a kept answer made of fewer objects of its own
-# is cheaper to send again and again (fewer cache misses).
+# takes less memory for each of them.
 _USERNAME = tuple(h.encode() for h in USERNAME)
 _EMAIL = tuple(h.encode() for h in EMAIL)
 _NAME = tuple(h.encode() for h in NAME)

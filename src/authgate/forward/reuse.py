@@ -132,7 +132,7 @@ class RecentAllows:
     def _shared_names(self, key: Key) -> Key:
         """``key`` as it is kept: its header names (the 6th, 8th, ... item) replaced by one
         object per name for every kept key, so that ten thousand keys do not hold ten
-        thousand copies of ``b"cookie"`` (less memory, fewer cache misses)."""
+        thousand copies of ``b"cookie"``."""
         names = self._names
         if len(names) >= NAMES_LIMIT:
             names.clear()

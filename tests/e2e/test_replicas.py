@@ -33,6 +33,8 @@ import httpx
 import pytest
 import redis
 
+from authgate.storage.changes import LISTEN_NAME
+
 from .conftest import OUTPOST, Visit, browse, login, login_form, make_client
 from .proxyconf import AUTH_SERVICE, ingress_nginx_conf, replicas_nginx_conf
 from .servers import Authgate, Echo, Nginx, free_port, python_env
@@ -241,9 +243,12 @@ def listeners(database_url: str) -> int:
         try:
             return int(
                 await conn.fetchval(
+                    # by name: the last query of a listener is its probe once it has
+                    # waited KEEPALIVE seconds, not the LISTEN
                     "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = $1 AND query LIKE 'LISTEN%'",
+                    "WHERE datname = $1 AND application_name = $2",
                     name,
+                    LISTEN_NAME,
                 )
             )
         finally:

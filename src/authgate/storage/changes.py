@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 log = logging.getLogger("authgate")
 CHANNEL = "authgate_changes"
 KEEPALIVE = 5.0  # seconds between liveness probes of an idle feed connection
+LISTEN_NAME = "authgate-changes"  # the LISTEN connection's application_name (pg_stat_activity)
 RETRY = (0.2, 0.5, 1.0, 2.0, 5.0)  # waits between reconnection attempts, the last repeats
 
 Poke = Callable[[], None]
@@ -112,7 +113,9 @@ class PostgresFeed:
         """One connection's life: LISTEN, poke once, then until it dies."""
         import asyncpg
 
-        conn: Any = await asyncpg.connect(self.dsn, timeout=KEEPALIVE)
+        conn: Any = await asyncpg.connect(
+            self.dsn, timeout=KEEPALIVE, server_settings={"application_name": LISTEN_NAME}
+        )
         try:
             closed = asyncio.Event()
             conn.add_termination_listener(lambda _conn: closed.set())

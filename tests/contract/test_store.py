@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from authgate.errors import ConflictError, NotFoundError
 from authgate.storage.migrate import current, downgrade, upgrade
 from authgate.storage.store import RuleSpec, Store
+from authgate.storage.store.sessions import count_live
 
 
 async def test_users_groups_and_memberships(store: Store) -> None:
@@ -237,10 +239,6 @@ async def test_live_sessions_are_counted(store: Store) -> None:
 async def test_live_sessions_are_counted_from_the_index_alone(store: Store) -> None:
     """The gauge counts every few seconds: over a million sessions, reading each row for
     ``revoked_at`` cost SQLite 0.25 s of CPU a count; the partial index answers alone."""
-    from sqlalchemy import text
-
-    from authgate.storage.store.sessions import count_live
-
     async with store.engine.connect() as conn:
         query = str(count_live().compile(conn.engine, compile_kwargs={"literal_binds": True}))
         if conn.dialect.name == "sqlite":

@@ -86,18 +86,14 @@ def _safe(value: str) -> bytes:
     return value.encode("utf-8", "replace")
 
 
-# The names encoded once, and the pairs every answer carries alike made once: an answer is
-# kept for every (session, app) in use, and a kept answer made of fewer objects of its own
-# takes less memory for each of them.
+# The names encoded once, and the version pair made once (pairs of literals below are
+# constants already): an answer is kept for every (session, app) in use, and a kept answer
+# made of fewer objects of its own takes less memory for each of them.
 _USERNAME = tuple(h.encode() for h in USERNAME)
 _EMAIL = tuple(h.encode() for h in EMAIL)
 _NAME = tuple(h.encode() for h in NAME)
 _GROUPS = tuple(h.encode() for h in GROUPS)
-_ENTITLEMENTS = (b"x-authentik-entitlements", b"")
-_ALIKE = (
-    (b"x-authentik-meta-outpost", b"authgate"),
-    (b"x-authentik-meta-version", __version__.encode()),
-)
+_VERSION = (b"x-authentik-meta-version", __version__.encode())
 
 
 def identity_headers(
@@ -121,11 +117,12 @@ def identity_headers(
     slug = _safe(app.slug)
     out += [
         (b"x-authentik-uid", uid),
-        _ENTITLEMENTS,
+        (b"x-authentik-entitlements", b""),
         (b"x-authentik-jwt", _safe(jwt)),
         (b"x-authentik-meta-app", slug),
         (b"x-authentik-meta-provider", slug),
-        *_ALIKE,
+        (b"x-authentik-meta-outpost", b"authgate"),
+        _VERSION,
     ]
     if app.jwt_bearer and jwt:  # for apps that verify a JWT in Authorization themselves
         out.append((b"authorization", b"Bearer " + _safe(jwt)))

@@ -94,7 +94,7 @@ def _live() -> ColumnElement[bool]:
 
 def _session_row() -> Executable:
     """One row: the session ``sid``, its user, and its portal session's state when it has
-    one. Built once (``SESSION_ROW``): building it took longer than running it."""
+    one. Built once (``_SESSION_ROW``): building it took longer than running it."""
     sess, user, parent = m.Session, m.User, aliased(m.Session)
     return (
         select(
@@ -122,7 +122,7 @@ def _session_row() -> Executable:
     )
 
 
-SESSION_ROW = _session_row()
+_SESSION_ROW = _session_row()
 
 
 def count_live() -> Select[int]:
@@ -187,7 +187,7 @@ class SessionStore(StoreBase):
         user is disabled, or if its portal session has been revoked. Plain rows, no ORM
         objects: every session in use is read here again after each revision change."""
         async with self._tx() as db:
-            row = (await db.execute(SESSION_ROW, {"sid": session_id})).first()
+            row = (await db.execute(_SESSION_ROW, {"sid": session_id})).first()
             if row is None or row.revoked_at is not None or row.disabled:
                 return None
             expires_at = _aware(row.expires_at)
